@@ -1,0 +1,54 @@
+# iamkb: `make serve` sets everything up and serves the site; `make test` runs the tests.
+# Every target bootstraps .venv idempotently (the stamp file changes only when the pins change).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= default
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: all venv fetch kb index site serve test lint bench node clean
+
+all: site
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+fetch: venv
+	$(BIN)/iamkb fetch --profile $(PROFILE)
+
+kb: fetch
+	$(BIN)/iamkb build-kb --profile $(PROFILE)
+
+index: kb
+	$(BIN)/iamkb index
+
+site: index
+	$(BIN)/mkdocs build --strict --quiet
+
+serve: site
+	$(BIN)/iamkb serve --host $(HOST) --port $(PORT)
+
+# node packages: the test oracle (@cloud-copilot/iam-simulate) and the managed-policy data refresh.
+node:
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; else echo "npm not found: node-based tests will skip"; fi
+
+test: kb
+	$(BIN)/ruff check iamkb tests scripts bench
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check iamkb tests scripts bench
+
+bench: kb
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf kb/build site .cache
