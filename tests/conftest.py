@@ -1,0 +1,55 @@
+"""Shared test helpers.
+
+Tests that need a browser or node skip locally with a clear reason when those are missing; CI sets
+IAMKB_REQUIRE_ALL=1, which turns such a skip into a failure (a green CI must have run them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip (locally) or fail (CI, IAMKB_REQUIRE_ALL=1) when a required tool is missing."""
+    if condition:
+        return
+    if os.environ.get("IAMKB_REQUIRE_ALL") == "1":
+        pytest.fail(f"required in CI but missing: {reason}")
+    pytest.skip(reason)
+
+
+def node_modules_ok() -> bool:
+    return shutil.which("node") is not None and (ROOT / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir()
+
+
+@pytest.fixture(scope="session")
+def require_node() -> None:
+    need(node_modules_ok(), "node and the npm oracle packages are missing (run `make node`)")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    need(Path(path).exists(), "Debian's chromium is not installed (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        need(False, "the playwright Python package is not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kb_build() -> Path:
+    """The knowledge base built by `make kb` (make test builds it first)."""
+    from iamkb.paths import build_dir
+
+    path = build_dir()
+    if not (path / "report.json").exists():
+        pytest.fail(f"{path} has no built knowledge base: run `make kb` (make test does it first)")
+    return path
