@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from dataclasses import dataclass
 
@@ -94,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as err:  # a bug, not bad input: one line, the traceback only on request
+        if os.environ.get("IAMKB_DEBUG"):
+            raise
+        print(f"iamkb: internal error: {type(err).__name__}: {err} (IAMKB_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 70
 
 
 def _main(argv: list[str]) -> int:

@@ -131,6 +131,16 @@ class Reference:
                 return rec
         return None
 
+    def suggest_actions(self, name: str, limit: int = 3) -> list[str]:
+        """Closest real action names to a near miss, from the same service when it is covered."""
+        service = name.split(":", 1)[0].lower() if ":" in name else ""
+        full = [rec["id"].removeprefix("action:") for rec in self.actions.values()]
+        same = [a for a in full if a.lower().startswith(service + ":")] if service else []
+        return nearest(name, sorted(same or full), limit)
+
+    def suggest_condition_keys(self, key: str, limit: int = 3) -> list[str]:
+        return nearest(key, sorted(rec["key"] for rec in self.condition_keys.values()), limit)
+
     def resource_types_for_arn(self, service: str, arn: str) -> list[dict]:
         """Resource types of `service` whose ARN format the (possibly wildcarded) ARN could name."""
         if arn == "*":
@@ -170,3 +180,12 @@ def load_reference(build_dir: Path | str | None = None) -> Reference:
         build_dir = default_build_dir()
     build = Path(build_dir)
     return from_records(*(_read(build, name) for name in FILES))
+
+
+def nearest(query: str, candidates: list[str], limit: int = 3, cutoff: float = 60.0) -> list[str]:
+    """The closest candidate names to a near miss (case-insensitive), best first: for 'did you mean'."""
+    from rapidfuzz import fuzz, process
+
+    lowered = [c.lower() for c in candidates]
+    hits = process.extract(query.lower(), lowered, scorer=fuzz.ratio, limit=limit, score_cutoff=cutoff)
+    return [candidates[index] for _, _, index in hits]

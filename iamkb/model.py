@@ -1,0 +1,81 @@
+"""The parsed documentation model: pages, sections, examples and build warnings.
+
+Blocks and inline spans stay plain JSON-shaped dicts (they are trees written straight into kb/build and read by
+the site), while the units other stages address by id are dataclasses. The shapes are fixed by
+kb/schema/*.schema.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Block = dict[str, Any]
+Span = dict[str, Any]
+
+
+@dataclass
+class Warning_:
+    """Something the parser kept as raw text or could not resolve; listed in the build report."""
+
+    page: str
+    line: int
+    code: str
+    message: str
+
+
+@dataclass
+class Link:
+    text: str
+    href: str
+    target: str | None = None  # section id (or a page's top section id) inside the corpus
+    external: bool = True
+    line: int = 0
+
+
+@dataclass
+class Section:
+    id: str
+    page: str
+    guide: str
+    anchor: str
+    level: int
+    title: str
+    parent: str | None
+    path: list[str]
+    line: int
+    aliases: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    text: str = ""
+    links: list[Link] = field(default_factory=list)
+    mentions: dict[str, list[str]] = field(default_factory=dict)
+    missing_content: list[str] = field(default_factory=list)
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Example:
+    id: str
+    section: str
+    page: str
+    n: int
+    line: int
+    kind: str
+    format: str
+    intro: str
+    code: str
+    policy: Any
+    error: dict[str, Any] | None = None
+    corrected: bool = False
+    correction: str | None = None
+
+
+@dataclass
+class Page:
+    id: str
+    guide: str
+    page: str
+    title: str
+    url: str
+    source: dict[str, str]
+    sections: list[str] = field(default_factory=list)
