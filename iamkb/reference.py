@@ -416,6 +416,7 @@ class Uses:
     sections: dict[str, set[str]]
     sections_by_pattern: dict[str, set[str]]
     examples: dict[str, set[str]]
+    explicit_examples: dict[str, set[str]]
 
 
 def _add(index: dict[str, set[str]], key: str, value: str) -> None:
@@ -445,10 +446,13 @@ def resource_type_ids_for(ref: Reference, arn: str) -> list[str]:
     return [rec["id"] for rec in ref.resource_types_for_arn(service, arn)]
 
 
-def collect_uses(kb: dict, ref: Reference) -> Uses:
+def collect_uses(kb: dict, ref: Reference, tables: dict | None = None) -> Uses:
+    """Where each entity is used. The docs' own tables count as mentions of their section: the resource-level
+    list prints bare names (`DescribeTags`) that the prose scan cannot attribute to a service."""
     sections: dict[str, set[str]] = {}
     by_pattern: dict[str, set[str]] = {}
     examples: dict[str, set[str]] = {}
+    explicit: dict[str, set[str]] = {}
     for sec in kb.get("sections", []):
         m = _mentions(sec)
         for name in m.get("actions", []):
@@ -466,11 +470,21 @@ def collect_uses(kb: dict, ref: Reference) -> Uses:
                 _add(sections, rid, sec["id"])
         for name in m.get("managed_policies", []):
             _add(sections, f"managed_policy:{name}", sec["id"])
+    tables = tables or {}
+    nrl = tables.get("no_resource_level_permissions", {})
+    api = tables.get("api_permissions", {})
+    table_names = [(nrl.get("section"), n) for n in nrl.get("actions", [])] + [
+        (api.get("section"), n) for row in api.get("rows", []) for n in (row["operation"], row["permission"])]
+    for sid, name in table_names:
+        for aid in action_ids_for(ref, name) if sid else []:
+            _add(sections, aid, sid)
     for ex in kb.get("examples", []):
         for stmt in iter_statements(ex.get("policy")):
             for name in as_list(stmt.get("Action")):
                 for aid in action_ids_for(ref, name):
                     _add(examples, aid, ex["id"])
+                    if not ("*" in name or "?" in name):
+                        _add(explicit, aid, ex["id"])
             for key in statement_condition_keys(stmt):
                 rec = resolve_key(ref, key)
                 if rec:
@@ -478,7 +492,7 @@ def collect_uses(kb: dict, ref: Reference) -> Uses:
             for arn in as_list(stmt.get("Resource")):
                 for rid in resource_type_ids_for(ref, arn):
                     _add(examples, rid, ex["id"])
-    return Uses(sections, by_pattern, examples)
+    return Uses(sections, by_pattern, examples, explicit)
 
 
 def crosslinks(kb: dict, ref: Reference, uses: Uses, grants: dict[str, list[str]],
@@ -529,8 +543,8 @@ def build_reference(kb: dict) -> dict[str, object]:
     ref = from_records(actions, keys, resource_types, services)
     policies = managed.build_managed_policies(ref)
     grants = managed.grants_index(policies)
-    uses = collect_uses(kb, ref)
     tables = doc_tables(kb)
+    uses = collect_uses(kb, ref, tables)
     links = crosslinks(kb, ref, uses, grants, keys, resource_types, [p["name"] for p in policies])
     return {
         "actions": actions,
