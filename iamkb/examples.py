@@ -225,7 +225,7 @@ def default_evaluator() -> Evaluator:
     """The project's engine (iamkb.policy), imported only when scenarios actually run."""
     from iamkb.policy import evaluate
 
-    return evaluate
+    return lambda scenario: evaluate(scenario).to_json()
 
 
 def _outcome(status: str, expected: str, actual: str) -> str:
@@ -344,8 +344,12 @@ def _lint(policy: Any) -> list[dict[str, Any]]:
         from iamkb.policy import lint
     except ImportError:
         return []
-    findings = lint.lint(policy)
-    return [f if isinstance(f, dict) else asdict(f) for f in findings]
+    check = getattr(lint, "lint_policy", None) or getattr(lint, "lint", None)
+    if check is None:
+        return []
+    findings = check(policy)
+    findings = findings.get("findings", []) if isinstance(findings, dict) else findings
+    return [f if isinstance(f, dict) else (f.to_json() if hasattr(f, "to_json") else asdict(f)) for f in findings]
 
 
 def catalog_entry(
@@ -420,7 +424,16 @@ def add_examples_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _explain_lines(explain: list[Any]) -> list[str]:
-    return [item if isinstance(item, str) else json.dumps(item, sort_keys=True) for item in explain]
+    """The engine's readable explanation of each statement (JSON when an entry is not in its shape)."""
+    from iamkb.policy.explain import statement_lines
+
+    lines: list[str] = []
+    for item in explain:
+        try:
+            lines.extend(statement_lines(item))
+        except (KeyError, TypeError):
+            lines.append(json.dumps(item, sort_keys=True))
+    return lines
 
 
 def format_text(reports: list[ExampleReport]) -> str:

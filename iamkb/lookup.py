@@ -70,6 +70,11 @@ def find_action(ref: Reference, name: str) -> dict:
     problem = _service_problem(ref, service, "action", name)
     if problem:
         raise problem
+    if "*" in name or "?" in name:
+        matches = ref.actions_matching(name)
+        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+        raise InputError(f"'{name}' is a pattern matching {len(matches)} actions"
+                         + (f" ({shown}); look up one of them" if matches else ""))
     raise InputError(f"unknown action '{name}'{_did_you_mean(ref.suggest_actions(name))}")
 
 

@@ -149,12 +149,24 @@ class Reference:
         """Resource types of `service` whose ARN format the (possibly wildcarded) ARN could name."""
         if arn == "*":
             return [rec for (svc, _), rec in sorted(self.resource_types.items()) if svc == service.lower()]
-        pattern = _tokens(arn, template=False)
         return [
             rec
             for (svc, _), rec in sorted(self.resource_types.items())
-            if svc == service.lower() and rec.get("arn") and _could_overlap(_tokens(rec["arn"], template=True), pattern)
+            if svc == service.lower() and rec.get("arn") and arn_could_match(rec["arn"], arn)
         ]
+
+
+def arn_could_match(template: str, arn: str) -> bool:
+    """Whether a reference ARN format and a policy ARN (wildcards allowed) can name the same resource.
+
+    As IAM matches ARNs, the first five colon-separated parts are compared one by one (a wildcard never spans
+    a colon there) and the resource part, which may itself hold colons, as a whole.
+    """
+    t_parts, a_parts = template.split(":", 5), arn.split(":", 5)
+    if len(t_parts) != 6 or len(a_parts) != 6:
+        return False
+    return all(_could_overlap(_tokens(t, template=True), _tokens(a, template=False))
+               for t, a in zip(t_parts, a_parts, strict=True))
 
 
 def from_records(actions: list[dict], condition_keys: list[dict], resource_types: list[dict],

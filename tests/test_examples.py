@@ -27,6 +27,10 @@ MARKED = {
      "an allowed key plus another key"): "docs_wrong",
     ("example:autoscaling/security_iam_id-based-policy-examples#policy-example-tags:2",
      "only purpose=webserver"): "ambiguous",
+    ("example:autoscaling/ec2-auto-scaling-launch-template-permissions#policy-example-launch-template-createtags:1",
+     "tag an instance as RunInstances creates it"): "ambiguous",
+    ("example:autoscaling/ec2-auto-scaling-launch-template-permissions#policy-example-launch-template-createtags:1",
+     "tag a volume as RunInstances creates it"): "ambiguous",
 }
 
 
@@ -195,6 +199,9 @@ def _scenario_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: dict[s
     shutil.copy(SCHEMA, root / "schema" / SCHEMA.name)
     for name, text in files.items():
         (root / "scenarios" / name).write_text(text, encoding="utf-8")
+    from iamkb.paths import build_dir
+
+    monkeypatch.setenv("IAMKB_BUILD", str(build_dir()))  # keep reading the real KB
     monkeypatch.setenv("IAMKB_KB", str(root))
     return root / "scenarios"
 

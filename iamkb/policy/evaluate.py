@@ -319,9 +319,10 @@ def decide(sc: CompiledScenario) -> Decision:
     if session is not None and session.result != ALLOWED:
         # #policy-eval-denyallow step 6: a session policy that does not allow the action denies it, except that
         # a resource-based policy naming the session itself (same account) is not limited by it (step 3).
+        names_session = bool(_SESSION.match(req.principal) or _FEDERATED.match(req.principal))
         session_direct = [r for r in direct_resource_allows
-                          if r.principal == "Match" and (_SESSION.match(req.principal) or
-                                                         _FEDERATED.match(req.principal))]
+                          if names_session and any(p.kind == "AWS" and p.value == req.principal
+                                                   for p in r.st.principals or ())]
         if not (same_account and session_direct):
             return Decision(IMPLICIT, "the session policy does not allow the action", every)
 

@@ -17,7 +17,7 @@ from whoosh.analysis import STOP_WORDS, LowercaseFilter, StemFilter, StopFilter,
 
 # A compound token: word characters joined by the separators IAM names use. `*` and `?` stay inside (patterns).
 COMPOUND = re.compile(r"[\w$*?{}]+(?:[:/.\-][\w$*?{}]+)*", re.UNICODE)
-_PART = re.compile(r"[^\W_]+|[*?]", re.UNICODE)
+_PART = re.compile(r"[^\W_]+", re.UNICODE)
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 # Whoosh's English stop list minus "not" (NotAction, "not allowed" matter here).
@@ -31,6 +31,8 @@ def split_parts(word: str) -> list[tuple[str, int]]:
     for part, start in parts:
         if len(parts) > 1:
             out.append((part, start))
+        if not part.isascii():
+            continue
         camel = [(m.group(), start + m.start()) for m in _CAMEL.finditer(part)]
         if len(camel) > 1:
             out.extend(camel)
@@ -39,10 +41,15 @@ def split_parts(word: str) -> list[tuple[str, int]]:
 
 def surface_forms(text: str) -> Iterator[str]:
     """Every lowercased form the tokenizer emits, unstemmed: the vocabulary spelling correction draws on."""
-    for m in COMPOUND.finditer(text):
-        yield m.group().lower()
-        for part, _ in split_parts(m.group()):
+    for word in compounds(text):
+        yield word.lower()
+        for part, _ in split_parts(word):
             yield part.lower()
+
+
+def compounds(text: str) -> list[str]:
+    """The compound tokens of a text as typed (a trailing '?' is punctuation, not a wildcard)."""
+    return [w for w in (m.group().rstrip("?") for m in COMPOUND.finditer(text)) if w]
 
 
 class IamTokenizer(Tokenizer):
@@ -65,7 +72,9 @@ class IamTokenizer(Tokenizer):
             return
         pos = start_pos
         for m in COMPOUND.finditer(value):
-            word = m.group()
+            word = m.group().rstrip("?")
+            if not word:
+                continue
             forms = [(word, 0)] + [(p, off) for p, off in split_parts(word) if p.lower() != word.lower()]
             seen: set[str] = set()
             for form, off in forms:
@@ -89,7 +98,7 @@ class IamTokenizer(Tokenizer):
 
 def iam_analyzer():
     """Identifier-aware analysis with stemming: the analyzer of every text field of the index."""
-    return IamTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPS, minsize=1) | StemFilter(cachesize=-1)
+    return IamTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPS, minsize=2) | StemFilter(cachesize=-1)
 
 
 def analyze(text: str) -> list[str]:

@@ -1,0 +1,150 @@
+"""Build the Whoosh index from kb/build/ and swap it in atomically.
+
+kb/index is a symlink to a generation folder (index-<n>); a new index is written to a fresh generation and the
+symlink replaced with os.replace, which is atomic: a reader resolves either the old generation or the new one,
+never a half-written folder. The previous generation is kept (a reader that resolved it a moment before the
+swap can still open it); older ones are removed. Beside the Whoosh files, meta.json holds what `ask` needs
+without the KB: the compiled synonym table, the vocabulary for spelling correction and the entity names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from iamkb import paths
+from iamkb.errors import InputError
+from iamkb.search import documents
+from iamkb.search.analysis import iam_analyzer, surface_forms
+
+REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
+INDEX_VERSION = 1
+
+
+def schema():
+    from whoosh.fields import ID, STORED, TEXT, Schema
+
+    ana = iam_analyzer()
+    return Schema(id=ID(stored=True, unique=True), kind=ID(stored=True), guide=ID(stored=True),
+                  title=TEXT(analyzer=ana, stored=True), path=TEXT(analyzer=ana), body=TEXT(analyzer=ana, stored=True),
+                  code=TEXT(analyzer=ana), names=TEXT(analyzer=ana), url=STORED, data=STORED)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+
+
+def load_kb(build: Path) -> dict[str, Any]:
+    """The KB files the index needs; the reference files are optional (a --base-only build has none)."""
+    kb: dict[str, Any] = {}
+    for name in ("pages", "sections", "examples"):
+        path = build / f"{name}.json"
+        if not path.exists():
+            raise InputError("not built yet (run `iamkb build-kb` or `make kb`)", where=str(path))
+        kb[name] = _read_json(path)
+    for name in REFERENCE_FILES:
+        path = build / f"{name}.json"
+        kb[name] = _read_json(path) if path.exists() else None
+    return kb
+
+
+def load_synonyms(path: Path) -> dict[str, list[str]]:
+    """kb/synonyms.yml: {shorthand: [expansion, ...]}, keys lowercased."""
+    import yaml
+
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"malformed YAML{line}", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping of shorthand to a list of expansions", where=str(path))
+    out: dict[str, list[str]] = {}
+    for key, value in data.items():
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, str) for v in values):
+            raise InputError(f"expansions of '{key}' must be strings", where=f"{path}: {key}")
+        out[str(key).lower()] = values
+    return out
+
+
+def all_docs(kb: dict[str, Any]) -> list[documents.SearchDoc]:
+    page_urls = {p["id"]: p["url"] for p in kb["pages"]}
+    section_urls = {s["id"]: documents.section_url(page_urls[s["page"]], s) for s in kb["sections"]}
+    docs = list(documents.section_docs(kb["pages"], kb["sections"]))
+    docs += documents.example_docs(kb["sections"], kb["examples"], section_urls)
+    docs += documents.entity_docs(kb, section_urls)
+    return docs
+
+
+def vocabulary(docs: list[documents.SearchDoc]) -> dict[str, int]:
+    """Surface words of every indexed text with their document frequency (spelling correction's dictionary)."""
+    freq: Counter[str] = Counter()
+    for d in docs:
+        words = set()
+        for text in (d.title, d.path, d.body, d.names, d.code):
+            words.update(w for w in surface_forms(text) if len(w) > 2 and re.search(r"[^\W\d_]", w))
+        freq.update(words)
+    return dict(sorted(freq.items()))
+
+
+def write_index(docs: list[documents.SearchDoc], folder: Path, meta: dict[str, Any]) -> None:
+    from whoosh import index
+
+    ix = index.create_in(str(folder), schema())
+    writer = ix.writer(limitmb=128)
+    for d in docs:
+        writer.add_document(**d.fields())
+    writer.commit(optimize=True)
+    (folder / "meta.json").write_text(json.dumps(meta, sort_keys=True, ensure_ascii=False), encoding="utf-8")
+
+
+def _generations(link: Path) -> list[Path]:
+    return sorted(link.parent.glob(f"{link.name}-*"), key=lambda p: p.stat().st_mtime)
+
+
+def swap_in(new: Path, link: Path) -> None:
+    """Point `link` at `new` atomically; keep the previous generation, remove older ones."""
+    if link.exists() and not link.is_symlink():  # an index from before generations: replace it once
+        shutil.rmtree(link)
+    tmp_link = link.parent / f".{link.name}.link-{os.getpid()}"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    tmp_link.symlink_to(new.name)
+    previous = link.resolve() if link.is_symlink() else None
+    os.replace(tmp_link, link)
+    for old in _generations(link):
+        if old not in (new, previous) and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def build_index(build: Path | None = None, target: Path | None = None, synonyms: Path | None = None) -> dict:
+    """Index the KB; returns counts by kind."""
+    build = build or paths.build_dir()
+    target = target or paths.index_dir()
+    kb = load_kb(build)
+    docs = all_docs(kb)
+    meta = {"version": INDEX_VERSION, "synonyms": load_synonyms(synonyms or paths.kb_dir() / "synonyms.yml"),
+            "vocabulary": vocabulary(docs), "entities": documents.entity_names(kb),
+            "counts": dict(sorted(Counter(d.kind for d in docs).items()))}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
+    try:
+        write_index(docs, folder, meta)
+        swap_in(folder, target)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return meta["counts"]

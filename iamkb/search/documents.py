@@ -1,0 +1,258 @@
+"""What gets indexed: one search document per section, example, action, condition key, resource type and policy.
+
+Pure functions from KB records to flat dicts of field text. The entity documents carry their direct answer
+("autoscaling:DeleteTags: access level Tagging; ...") precomputed, so `ask` answers from the index alone and
+never loads the multi-megabyte reference tables at question time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+SAR_BASE = "https://docs.aws.amazon.com/service-authorization/latest/reference"
+MANAGED_POLICY_BASE = "https://docs.aws.amazon.com/aws-managed-policy/latest/reference"
+
+KINDS = ("section", "example", "action", "condition_key", "resource_type", "managed_policy")
+ENTITY_KINDS = frozenset(KINDS[2:])
+
+
+@dataclass
+class SearchDoc:
+    """One document of the index; `data` is stored as JSON for answers (examples of a section, answer text)."""
+
+    id: str
+    kind: str
+    guide: str
+    title: str
+    url: str
+    path: str = ""
+    body: str = ""
+    code: str = ""
+    names: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def fields(self) -> dict[str, str]:
+        return {"id": self.id, "kind": self.kind, "guide": self.guide, "title": self.title, "url": self.url,
+                "path": self.path, "body": self.body, "code": self.code, "names": self.names,
+                "data": json.dumps(self.data, sort_keys=True, ensure_ascii=False)}
+
+
+def sar_url(service_name: str) -> str:
+    """The Service Authorization Reference page of a service (its file name is the name's letters, lowercased)."""
+    slug = re.sub(r"[^a-z0-9]", "", service_name.lower())
+    return f"{SAR_BASE}/list_{slug}.html" if slug else f"{SAR_BASE}/reference_policies_actions-resources-contextkeys.html"
+
+
+def section_url(page_url: str, section: dict) -> str:
+    return page_url if section["level"] == 1 else f"{page_url}#{section['anchor']}"
+
+
+def _mention_names(mentions: dict) -> list[str]:
+    return [n for key in sorted(mentions) for n in mentions[key]]
+
+
+def _block_code(blocks: list[dict]) -> Iterator[str]:
+    for b in blocks:
+        if b.get("type") == "code":
+            yield b.get("code", "")
+        for child in b.get("blocks", []):
+            yield from _block_code([child])
+        for item in b.get("items", []) + b.get("steps", []):
+            yield from _block_code(item)
+
+
+def section_docs(pages: list[dict], sections: list[dict]) -> Iterator[SearchDoc]:
+    page_by_id = {p["id"]: p for p in pages}
+    for s in sections:
+        page = page_by_id[s["page"]]
+        names = [s["anchor"], *s.get("aliases", []), *_mention_names(s.get("mentions", {}))]
+        ancestors = s["path"][:-1] if s["path"] else []
+        yield SearchDoc(
+            id=s["id"], kind="section", guide=s["guide"], title=s["title"], url=section_url(page["url"], s),
+            path=" / ".join(ancestors), body=s.get("text", ""), code="\n".join(_block_code(s.get("blocks", []))),
+            names=" ".join(names),
+            data={"page": s["page"], "page_title": page["title"], "level": s["level"],
+                  "examples": list(s.get("examples", [])), "path": s["path"]})
+
+
+def _policy_names(policy: Any) -> list[str]:
+    """Actions and condition keys named in a policy document (or statement), for the names field."""
+    out: list[str] = []
+    if isinstance(policy, dict):
+        for key, value in policy.items():
+            if key in ("Action", "NotAction"):
+                out.extend(value if isinstance(value, list) else [value])
+            elif key == "Condition" and isinstance(value, dict):
+                for op in value.values():
+                    if isinstance(op, dict):
+                        out.extend(op)
+            else:
+                out.extend(_policy_names(value))
+    elif isinstance(policy, list):
+        for item in policy:
+            out.extend(_policy_names(item))
+    return [n for n in out if isinstance(n, str)]
+
+
+def example_docs(sections: list[dict], examples: list[dict], section_urls: dict[str, str]) -> Iterator[SearchDoc]:
+    by_id = {s["id"]: s for s in sections}
+    for e in examples:
+        s = by_id.get(e["section"])
+        if s is None:
+            continue
+        yield SearchDoc(
+            id=e["id"], kind="example", guide=s["guide"], title=f"Example policy: {s['title']}",
+            url=section_urls[s["id"]], path=" / ".join(s["path"]), body=e.get("intro") or "",
+            code=e.get("code", ""), names=" ".join(_policy_names(e.get("policy"))),
+            data={"section": e["section"], "kind": e.get("kind"), "code": e.get("code", ""),
+                  "corrected": bool(e.get("corrected"))})
+
+
+def _join(items: list[str], empty: str = "none") -> str:
+    return ", ".join(items) if items else empty
+
+
+def action_answer(rec: dict, links: dict) -> str:
+    """The direct answer for an action, in the words of the Service Authorization Reference."""
+    name = rec["id"].removeprefix("action:")
+    rts = [f"{rt['name']} ({'required' if rt.get('required') else 'optional'})" for rt in rec.get("resource_types", [])]
+    parts = [f"{name}: access level {rec.get('access_level') or 'unknown'}",
+             f"resource type{'s' if len(rts) != 1 else ''} {_join(rts, 'none (Resource must be *)')}",
+             f"condition keys {_join(sorted(set(rec.get('condition_keys', []))))}"]
+    deps = sorted({d for rt in rec.get("resource_types", []) for d in rt.get("dependent_actions", [])}
+                  | set(rec.get("dependent_actions", [])))
+    if deps:
+        parts.append(f"dependent actions {_join(deps)}")
+    if links.get("managed_policies"):
+        parts.append(f"granted by the managed policies {_join(links['managed_policies'])}")
+    text = "; ".join(parts) + "."
+    if rec.get("description"):
+        text += f" {rec['description'].rstrip('.')}."
+    return text
+
+
+def condition_key_answer(rec: dict, used_by: list[str]) -> str:
+    text = f"{rec['key']}: type {rec.get('type') or 'unknown'}"
+    if rec.get("description"):
+        text += f". {rec['description'].rstrip('.')}"
+    if used_by:
+        more = f" and {len(used_by) - 8} more" if len(used_by) > 8 else ""
+        text += f". Used with the actions {_join(used_by[:8])}{more}"
+    return text + "."
+
+
+def resource_type_answer(rec: dict, actions: list[str]) -> str:
+    text = f"{rec['service']}:{rec['name']}: ARN {rec.get('arn') or 'unknown'}"
+    text += f"; condition keys {_join(rec.get('condition_keys', []))}"
+    if actions:
+        more = f" and {len(actions) - 8} more" if len(actions) > 8 else ""
+        text += f"; actions that take it {_join(actions[:8])}{more}"
+    return text + "."
+
+
+def managed_policy_answer(rec: dict) -> str:
+    grants = rec.get("grants_autoscaling") or rec.get("grants") or []
+    text = f"AWS managed policy {rec['name']} ({rec.get('arn', '')})"
+    if rec.get("latest_version"):
+        text += f", version {rec['latest_version']}"
+    text += f": allows {_join(rec.get('action_patterns', []))}"
+    if grants:
+        text += f"; grants {len(grants)} Amazon EC2 Auto Scaling action{'s' if len(grants) != 1 else ''}" \
+            if rec.get("grants_autoscaling") else f"; grants {len(grants)} actions"
+    return text + "."
+
+
+def _sources(links: dict, section_urls: dict[str, str], limit: int = 5) -> list[dict]:
+    ids = list(links.get("sections", [])) or list(links.get("sections_by_pattern", []))
+    return [{"id": i, "url": section_urls[i]} for i in ids[:limit] if i in section_urls]
+
+
+def entity_docs(ref: dict[str, Any], section_urls: dict[str, str]) -> Iterator[SearchDoc]:
+    """Documents for the reference tables; `ref` holds the loaded reference files (any may be missing)."""
+    cross = ref.get("crosslinks") or {}
+    services = {s["prefix"]: s["name"] for s in ref.get("services") or []}
+    actions_by_key: dict[str, list[str]] = {}
+    actions_by_rt: dict[tuple[str, str], list[str]] = {}
+    for a in ref.get("actions") or []:
+        name = a["id"].removeprefix("action:")
+        for k in set(a.get("condition_keys", [])) | {k for rt in a.get("resource_types", [])
+                                                   for k in rt.get("condition_keys", [])}:
+            actions_by_key.setdefault(k.lower(), []).append(name)
+        for rt in a.get("resource_types", []):
+            actions_by_rt.setdefault((a["service"], rt["name"]), []).append(name)
+    for a in ref.get("actions") or []:
+        links = (cross.get("actions") or {}).get(a["id"], {})
+        full = a["id"].removeprefix("action:")
+        rts = [rt["name"] for rt in a.get("resource_types", [])]
+        yield SearchDoc(
+            id=a["id"], kind="action", guide="reference", title=full, url=sar_url(services.get(a["service"], "")),
+            path=f"{services.get(a['service'], a['service'])} actions",
+            body=f"{a.get('description', '')}. Access level {a.get('access_level', '')}.",
+            names=" ".join([full, *rts, *a.get("condition_keys", [])]),
+            data={"answer": action_answer(a, links), "sources": _sources(links, section_urls),
+                  "name": full})
+    for k in ref.get("condition_keys") or []:
+        links = (cross.get("condition_keys") or {}).get(k["id"], {})
+        url = section_urls.get(k.get("section") or "", "") or sar_url(services.get(k.get("service", ""), ""))
+        yield SearchDoc(
+            id=k["id"], kind="condition_key", guide="reference", title=k["key"], url=url,
+            path=f"{services.get(k.get('service', ''), k.get('service', ''))} condition keys",
+            body=f"{k.get('description', '')}. Type {k.get('type', '')}.", names=k["key"],
+            data={"answer": condition_key_answer(k, sorted(actions_by_key.get(k["key"].lower(), []))),
+                  "sources": ([{"id": k["section"], "url": url}] if k.get("section") else [])
+                  + _sources(links, section_urls), "name": k["key"]})
+    for r in ref.get("resource_types") or []:
+        links = (cross.get("resource_types") or {}).get(r["id"], {})
+        full = f"{r['service']}:{r['name']}"
+        yield SearchDoc(
+            id=r["id"], kind="resource_type", guide="reference", title=full,
+            url=sar_url(services.get(r["service"], "")),
+            path=f"{services.get(r['service'], r['service'])} resource types",
+            body=f"Resource type {r['name']} of {services.get(r['service'], r['service'])}. ARN {r.get('arn', '')}",
+            names=" ".join([full, r.get("arn") or "", *r.get("condition_keys", [])]),
+            data={"answer": resource_type_answer(r, sorted(actions_by_rt.get((r["service"], r["name"]), []))),
+                  "sources": _sources(links, section_urls), "name": full})
+    for m in ref.get("managed_policies") or []:
+        links = (cross.get("managed_policies") or {}).get(m["id"], {})
+        yield SearchDoc(
+            id=m["id"], kind="managed_policy", guide="reference", title=m["name"],
+            url=f"{MANAGED_POLICY_BASE}/{m['name']}.html", path="AWS managed policies",
+            body=f"AWS managed policy {m['name']}. " + " ".join(m.get("action_patterns", [])),
+            names=" ".join([m["name"], m.get("arn", ""), *m.get("action_patterns", [])]),
+            data={"answer": managed_policy_answer(m), "sources": _sources(links, section_urls), "name": m["name"]})
+
+
+def entity_names(ref: dict[str, Any]) -> dict[str, list[str]]:
+    """Lowercased names a question may use for an entity -> entity ids (the full name, and short forms).
+
+    Short action names (`SetInstanceProtection`) and resource type names point at every service that has them,
+    Auto Scaling first: the KB is about Auto Scaling, so its action is the likely one.
+    """
+    out: dict[str, list[str]] = {}
+
+    def add(name: str, ident: str) -> None:
+        ids = out.setdefault(name.lower(), [])
+        if ident not in ids:
+            ids.append(ident)
+
+    def order(rec: dict) -> tuple[bool, str]:
+        return (rec.get("service") != "autoscaling", rec["id"])
+
+    for a in sorted(ref.get("actions") or [], key=order):
+        add(a["id"].removeprefix("action:"), a["id"])
+        add(a["name"], a["id"])
+    for k in ref.get("condition_keys") or []:
+        add(k["key"], k["id"])
+        base = re.sub(r"/\$\{[^}]*\}$", "", k["key"])
+        if base != k["key"]:
+            add(base, k["id"])
+    for r in sorted(ref.get("resource_types") or [], key=order):
+        add(f"{r['service']}:{r['name']}", r["id"])
+        add(r["name"], r["id"])
+    for m in ref.get("managed_policies") or []:
+        add(m["name"], m["id"])
+    return out

@@ -1,0 +1,254 @@
+"""Query the index: query building (synonyms, spelling, IAM-aware terms), ranked hits, snippets.
+
+One Engine per index generation and process (see `engine()`): opening Whoosh and reading meta.json is the cold
+cost `ask` pays once; every later question reuses the open searcher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from iamkb import paths
+from iamkb.errors import InputError
+from iamkb.search.analysis import STOPS, analyze, compounds, iam_analyzer
+
+# Field boosts, tuned on the tuning part of kb/questions.yml (never on the held-out part).
+FIELD_BOOSTS = {"title": 3.0, "names": 2.0, "path": 1.0, "body": 1.0, "code": 0.5}
+# Words that make a question a question but say nothing about its subject.
+QUESTION_WORDS = frozenset(
+    "how what which who whom why where do does did i me my mine our should would could there get got "
+    "want wants need needs please tell show explain about any some way ways".split())
+MAX_QUERY_CHARS = 2000
+MAX_TERMS = 64
+HIGHLIGHT = ("<mark>", "</mark>")
+
+
+@dataclass
+class Hit:
+    """A ranked document: stored fields, score and the query terms it matched."""
+
+    id: str
+    kind: str
+    guide: str
+    title: str
+    url: str
+    score: float
+    body: str
+    data: dict[str, Any]
+    matched: frozenset[str] = field(default_factory=frozenset)
+    snippet: str = ""
+
+    def result(self) -> dict[str, Any]:
+        """The DESIGN.md result shape."""
+        return {"id": self.id, "kind": self.kind, "title": self.title, "url": self.url,
+                "score": round(self.score, 4), "snippet": self.snippet}
+
+
+@dataclass
+class Query:
+    """A user's text turned into index terms, with what was corrected or expanded on the way."""
+
+    text: str
+    terms: list[str]
+    corrections: dict[str, str]
+    expansions: list[str]
+    words: list[str]  # the original compound words, as typed (entity detection looks at these)
+
+
+def _bounded(text: str) -> str:
+    return text[:MAX_QUERY_CHARS]
+
+
+class Engine:
+    """An open index: Whoosh searcher plus the synonym table, vocabulary and entity names of meta.json."""
+
+    def __init__(self, folder: Path) -> None:
+        from whoosh import index
+
+        try:
+            self.ix = index.open_dir(str(folder))
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, index.EmptyIndexError) as err:
+            raise InputError(f"no usable index ({type(err).__name__}); run `iamkb index`", where=str(folder)) from None
+        self.folder = folder
+        self.searcher = self.ix.searcher()
+        self.synonyms: dict[str, list[str]] = meta.get("synonyms", {})
+        self.vocabulary: dict[str, int] = meta.get("vocabulary", {})
+        self.entities: dict[str, list[str]] = meta.get("entities", {})
+        self.counts: dict[str, int] = meta.get("counts", {})
+        self._syn_re = _synonym_regex(self.synonyms)
+
+    # --- query building ------------------------------------------------------------------------------------
+
+    def correct(self, word: str) -> str | None:
+        """The nearest vocabulary word to an unknown word (edit distance 1, or 2 for long words), else None."""
+        from rapidfuzz import process
+        from rapidfuzz.distance import Levenshtein
+
+        limit = 1 if len(word) <= 5 else 2
+        found = process.extract(word, self.vocabulary.keys(), scorer=Levenshtein.distance,
+                                score_cutoff=limit, limit=8)
+        if not found:
+            return None
+        best = min(found, key=lambda m: (m[1], -self.vocabulary[m[0]], m[0]))
+        return best[0]
+
+    def parse(self, text: str) -> Query:
+        text = _bounded(text)
+        expansions: list[str] = []
+        for m in self._syn_re.finditer(text.lower()) if self._syn_re else ():
+            expansions.extend(self.synonyms[m.group(1)])
+        words = compounds(text)
+        corrections: dict[str, str] = {}
+        for w in words:
+            low = w.lower()
+            if (low in self.vocabulary or low in self.synonyms or low in STOPS or low in QUESTION_WORDS
+                    or len(low) < 4 or not low.isalpha() or low in corrections):
+                continue
+            fixed = self.correct(low)
+            if fixed and fixed != low:
+                corrections[low] = fixed
+        full = " ".join([text, *expansions, *corrections.values()])
+        stops = set(analyze(" ".join(QUESTION_WORDS)))
+        terms = [t for t in analyze(full) if t not in stops][:MAX_TERMS]
+        return Query(text=text, terms=terms, corrections=corrections, expansions=expansions, words=words)
+
+    def whoosh_query(self, terms: list[str], boosts: dict[str, float] | None = None):
+        from whoosh.query import NullQuery, Or, Term
+
+        boosts = boosts or FIELD_BOOSTS
+        if not terms:
+            return NullQuery
+        return Or([Term(f, t, boost=b) for t in terms for f, b in boosts.items()])
+
+    def syntax_query(self, text: str):
+        """The Whoosh query language, for queries that use it; None when the text does not parse to anything."""
+        from whoosh.qparser import MultifieldParser
+
+        parser = MultifieldParser(list(FIELD_BOOSTS), self.ix.schema, fieldboosts=FIELD_BOOSTS)
+        try:
+            q = parser.parse(text)
+        except Exception:  # noqa: BLE001 - any parser failure means: treat the text as plain terms
+            return None
+        from whoosh.query import NullQuery
+
+        if q is None or q is NullQuery or not list(q.terms()):
+            return None
+        return q
+
+    # --- searching ---------------------------------------------------------------------------------------
+
+    def run(self, q, *, kind: str | None = None, guide: str | None = None, limit: int = 10,
+            snippets: bool = True) -> list[Hit]:
+        from whoosh.highlight import ContextFragmenter
+        from whoosh.query import And, Term
+
+        filters = [Term("kind", kind)] if kind else []
+        if guide:
+            filters.append(Term("guide", guide))
+        flt = (filters[0] if len(filters) == 1 else And(filters)) if filters else None
+        results = self.searcher.search(q, limit=limit, filter=flt, terms=True)
+        results.fragmenter = ContextFragmenter(maxchars=220, surround=60)
+        results.formatter = _mark_formatter()
+        hits = []
+        for r in results:
+            stored = r.fields()
+            matched = frozenset(t.decode("utf-8") if isinstance(t, bytes) else t for _, t in r.matched_terms())
+            hit = Hit(id=stored["id"], kind=stored["kind"], guide=stored["guide"], title=stored["title"],
+                      url=stored.get("url", ""), score=float(r.score), body=stored.get("body", ""),
+                      data=json.loads(stored.get("data") or "{}"), matched=matched)
+            if snippets:
+                hit.snippet = self.snippet(r, hit)
+            hits.append(hit)
+        return hits
+
+    @staticmethod
+    def snippet(result, hit: Hit) -> str:
+        try:
+            text = result.highlights("body", top=2)
+        except Exception:  # noqa: BLE001 - a highlighting failure must not lose the result
+            text = ""
+        if text:
+            return text
+        import html
+
+        body = hit.data.get("answer") or hit.body
+        return html.escape(body[:220] + ("…" if len(body) > 220 else ""))
+
+    def search(self, text: str, *, kind: str | None = None, guide: str | None = None,
+               limit: int = 10) -> tuple[Query, list[Hit]]:
+        """Plain full-text search; Whoosh syntax when the query uses it, plain terms when it does not parse."""
+        query = self.parse(text)
+        q = self.syntax_query(query.text) if looks_like_syntax(query.text) else None
+        if q is None:
+            q = self.whoosh_query(query.terms)
+        hits = self.run(q, kind=kind, guide=guide, limit=limit)
+        if not hits and q is not None and looks_like_syntax(query.text):
+            hits = self.run(self.whoosh_query(query.terms), kind=kind, guide=guide, limit=limit)
+        return query, hits
+
+    def document(self, ident: str) -> Hit | None:
+        stored = self.searcher.document(id=ident)
+        if stored is None:
+            return None
+        return Hit(id=stored["id"], kind=stored["kind"], guide=stored["guide"], title=stored["title"],
+                   url=stored.get("url", ""), score=0.0, body=stored.get("body", ""),
+                   data=json.loads(stored.get("data") or "{}"))
+
+
+def _mark_formatter():
+    """Snippets as HTML-escaped text with the matched terms in <mark> (the web page shows them as is)."""
+    from whoosh.highlight import Formatter, get_text
+    from html import escape as htmlescape
+
+    class MarkFormatter(Formatter):
+        between = " … "
+
+        def _text(self, text):
+            return htmlescape(text, quote=False)
+
+        def format_token(self, text, token, replace=False):
+            return f"{HIGHLIGHT[0]}{htmlescape(get_text(text, token, replace), quote=False)}{HIGHLIGHT[1]}"
+
+    return MarkFormatter()
+
+
+_SYNTAX = re.compile(r"\b(AND|OR|NOT|ANDNOT)\b|[\"()]|\b(title|body|code|names|path|kind|guide|id):|"
+                     r"(^|\s)[\w-]*[*?](\s|$)")
+
+
+def looks_like_syntax(text: str) -> bool:
+    """Whether the user wrote Whoosh query syntax (operators, quotes, fields, bare wildcards)."""
+    return bool(_SYNTAX.search(text))
+
+
+def _synonym_regex(synonyms: dict[str, list[str]]) -> re.Pattern[str] | None:
+    if not synonyms:
+        return None
+    keys = sorted(synonyms, key=len, reverse=True)
+    return re.compile(r"(?<![\w:/-])(" + "|".join(re.escape(k) for k in keys) + r")(?![\w:/-])")
+
+
+@lru_cache(maxsize=2)
+def _engine_at(real: str, mtime: float) -> Engine:
+    return Engine(Path(real))
+
+
+def engine(folder: Path | None = None) -> Engine:
+    """The Engine of the current index generation, opened once per process (a rebuild opens the new one)."""
+    folder = folder or paths.index_dir()
+    real = os.path.realpath(folder)
+    try:
+        mtime = os.stat(os.path.join(real, "meta.json")).st_mtime
+    except OSError:
+        raise InputError("no index yet: run `iamkb index` (or `make index`)", where=str(folder)) from None
+    return _engine_at(real, mtime)
+
+
+__all__ = ["Engine", "Hit", "Query", "engine", "iam_analyzer", "looks_like_syntax"]

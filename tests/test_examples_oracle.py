@@ -1,0 +1,49 @@
+"""The example scenarios checked by a second evaluator: @cloud-copilot/iam-simulate through the engine's node
+harness (tests/oracle/simulate.cjs), so each expected decision is confirmed by two evaluators, not one."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from iamkb import examples as ex
+
+ROOT = Path(__file__).resolve().parent.parent
+HARNESS = ROOT / "tests" / "oracle" / "simulate.cjs"
+
+@pytest.fixture(scope="module")
+def oracle_run(require_node: None, kb_build: Path) -> list[tuple[str, dict, dict]]:
+    examples = {e["id"]: e for e in ex.load_examples(kb_build)}
+    batch, meta = [], []
+    for example_id, sfile in sorted(ex.load_scenario_files().items()):
+        policy = ex.example_policy(examples[example_id], sfile.substitutions)
+        for scenario in sfile.scenarios:
+            batch.append(ex.engine_scenario(scenario, policy))
+            meta.append((example_id, scenario))
+    proc = subprocess.run(["node", str(HARNESS)], input=json.dumps(batch), capture_output=True, text=True,
+                          cwd=ROOT, check=True, timeout=600)
+    results = json.loads(proc.stdout)
+    assert len(results) == len(batch)
+    return [(i, s, r) for (i, s), r in zip(meta, results, strict=True)]
+
+
+def test_iam_simulate_accepts_every_scenario(oracle_run: list) -> None:
+    """No validation errors and no context keys dropped as not applying to the action: each request is one
+    that AWS could actually receive."""
+    rejected = [(i, s["name"], r["error"], r["ignoredContextKeys"]) for i, s, r in oracle_run
+                if r["error"] or r["ignoredContextKeys"]]
+    assert rejected == []
+
+
+def test_iam_simulate_reaches_the_expected_decisions(oracle_run: list) -> None:
+    """ok scenarios: iam-simulate decides as the docs say; docs_wrong ones: it disagrees with the docs as the
+    engine does; ambiguous ones are reported, not judged."""
+    wrong = []
+    for example_id, s, r in oracle_run:
+        agrees = r["decision"] == s["expected"]
+        if (s["status"] == "ok" and not agrees) or (s["status"] == "docs_wrong" and agrees):
+            wrong.append((example_id, s["name"], s["expected"], r["decision"]))
+    assert wrong == []
