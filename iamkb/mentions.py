@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from typing import Any
 
 SERVICE = r"[a-z][a-z0-9-]*"
-NAME = re.compile(rf"(?<![\w:/.$-])({SERVICE}):([A-Za-z*?][A-Za-z0-9*?]*(?:/[A-Za-z0-9${{}}*?_.:-]*[A-Za-z0-9}}*?])?)")
+# A name ends where a word ends: `autoscaling:EC2_INSTANCE_LAUNCHING` (a notification type) and
+# `aws:autoscaling:groupName` (a tag key) are not names.
+NAME = re.compile(rf"(?<![\w:/.$-])({SERVICE}):([A-Za-z*?][A-Za-z0-9*?]*(?:/[A-Za-z0-9${{}}*?_.:-]*[A-Za-z0-9}}*?])?)"
+                  r"(?![A-Za-z0-9_]|:[A-Za-z])")
 ARN = re.compile(r"\barn:(?:aws|aws-cn|aws-us-gov|\$\{aws:partition\}|partition):[^\s\"'`,)\]<>]+")
 PRINCIPAL = re.compile(r"(?<![\w.-])([a-z0-9-]+\.amazonaws\.com)\b")
 MANAGED = re.compile(r"\b((?:AutoScaling|Amazon|AWS)[A-Za-z0-9]*(?:Access|Policy|ReadOnly|Role|Permissions))\b")
