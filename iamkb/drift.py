@@ -37,7 +37,11 @@ SEVERITY = {
     "reference_condition_key_not_in_docs": "info",
     "action_not_mentioned": "info",
     "managed_policy_document_differs": "info",
+    "example_docs_wrong": "warning",
+    "example_ambiguous": "info",
+    "example_corrected": "info",
 }
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 
 def finding(kind: str, name: str, message: str, *, section: str | None = None, example: str | None = None,
@@ -273,6 +277,28 @@ def _dedupe(found: list[dict]) -> list[dict]:
             or (f["section"], f["name"]) not in in_examples]
 
 
+def _counted(findings: list[dict]) -> dict:
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f["kind"]] = counts.get(f["kind"], 0) + 1
+    return {"findings": findings, "counts": dict(sorted(counts.items()))}
+
+
+def add_example_findings(report: dict, flagged: list[dict]) -> dict:
+    """Join the runnable examples' flagged scenarios (iamkb.examples.example_drift) into the report: a scenario
+    the docs' own example gets wrong, one where the docs are ambiguous, and an example that runs corrected."""
+    kinds = {"docs_wrong": "example_docs_wrong", "ambiguous": "example_ambiguous"}
+    extra = []
+    for item in flagged:
+        status, _, why = item["reason"].partition(": ")
+        kind = kinds.get(status, "example_corrected")
+        scenario = item.get("scenario")
+        message = f"scenario '{scenario}': {why}" if scenario else item["reason"]
+        extra.append(finding(kind, scenario or item["example"], message, section=item["section"],
+                             example=item["example"]))
+    return _counted(sorted([*report["findings"], *extra], key=_sort_key))
+
+
 def drift_report(kb: dict, ref: Reference, tables: dict, uses: Uses, policies: list[dict]) -> dict:
     """All findings, deduplicated and sorted, with counts by kind."""
     from iamkb.managed import diff_documents
@@ -287,11 +313,7 @@ def drift_report(kb: dict, ref: Reference, tables: dict, uses: Uses, policies: l
                                     if not _action_change(diff_documents(slr["policy"], v["document"], "", ""))]
     found = [*doc_table_findings(ref, {**tables, "service_linked_role": slr}), *section_names(kb, ref),
              *example_names(kb, ref), *unmentioned_actions(ref, uses)]
-    findings = sorted(_dedupe(found), key=_sort_key)
-    counts: dict[str, int] = {}
-    for f in findings:
-        counts[f["kind"]] = counts.get(f["kind"], 0) + 1
-    return {"findings": findings, "counts": dict(sorted(counts.items()))}
+    return _counted(sorted(_dedupe(found), key=_sort_key))
 
 
 # ------------------------------------------------------------------------------------------------------- CLI
@@ -326,7 +348,7 @@ def run_drift(args: argparse.Namespace) -> int:
             counts[f["kind"]] = counts.get(f["kind"], 0) + 1
         print(json.dumps({"findings": findings, "counts": dict(sorted(counts.items()))}, indent=2))
         return 0
-    for f in findings:
+    for f in sorted(findings, key=lambda f: SEVERITY_ORDER[f["severity"]]):
         where = f["example"] or f["section"] or "-"
         print(f"{f['severity']:<7} {f['kind']:<40} {where}: {f['message']}")
     print(f"{len(findings)} findings")

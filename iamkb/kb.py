@@ -183,6 +183,11 @@ def build(profile: str = "default", *, build_dir: Path | None = None, cache: Pat
     if not base_only:
         files.update(_optional_stage("iamkb.reference", "build_reference", kb))
         files.update(_optional_stage("iamkb.examples", "build_catalog", {**kb, **files}))
+        if "drift" in files and "example_catalog" in files:
+            from iamkb.drift import add_example_findings
+            from iamkb.examples import example_drift
+
+            files["drift"] = add_example_findings(files["drift"], example_drift(files["example_catalog"]))
     files["report"] = report(kb, profile, manifest)
     write_atomic_dir(files, build_dir or paths.build_dir())
     return files["report"]

@@ -14,10 +14,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from iamkb.policy.grammar import Condition
-from iamkb.policy.variables import Template
+from iamkb.policy.variables import Template, template
 
 Context = dict[str, "str | list[str]"]
 
@@ -35,7 +36,7 @@ class Unit:
 # --- String (iam/reference_policies_elements_condition_operators#Conditions_String) --------------------------
 def _string_unit(name: str, *, like: bool, fold: bool, negative: bool) -> Unit:
     def compile_(text: str) -> Template:
-        return Template(text, wildcards=like, ignore_case=fold)
+        return template(text, wildcards=like, ignore_case=fold)
 
     def test_equals(t: Template, value: str, ctx: Context) -> bool:
         want = t.resolved(ctx)
@@ -152,7 +153,7 @@ def _arn_compile(text: str) -> tuple[Template, ...] | None:
     parts = text.split(":")
     if len(parts) < 5:
         return None
-    return tuple(Template(p, wildcards=True) for p in (*parts[1:5], ":".join(parts[5:])))
+    return tuple(template(p, wildcards=True) for p in (*parts[1:5], ":".join(parts[5:])))
 
 
 def _arn_unit(name: str, negative: bool) -> Unit:
@@ -192,7 +193,7 @@ UNITS: dict[str, Unit] = {u.name: u for u in (
     _date_unit("DateLessThanEquals", lambda v, p: v <= p),
     _date_unit("DateGreaterThan", lambda v, p: v > p),
     _date_unit("DateGreaterThanEquals", lambda v, p: v >= p),
-    Unit("Bool", False, lambda text: Template(text, wildcards=False), _bool_test),
+    Unit("Bool", False, lambda text: template(text, wildcards=False), _bool_test),
     Unit("BinaryEquals", False, lambda text: text, _binary_test),
     _ip_unit("IpAddress", inside=True),
     _ip_unit("NotIpAddress", inside=False),
@@ -215,6 +216,13 @@ class ConditionResult:
     reason: str
 
 
+@lru_cache(maxsize=8192)
+def compiled_values(base: str, values: tuple[str, ...]) -> tuple[Any, ...]:
+    """A condition's policy values compiled by its unit (memoised: batches repeat the same conditions)."""
+    unit = UNITS[base]
+    return tuple(unit.compile(v) for v in values)
+
+
 class CompiledCondition:
     """A Condition with its unit and compiled values."""
 
@@ -225,7 +233,7 @@ class CompiledCondition:
         self.key = cond.key.lower()  # iam/reference_policies_elements_condition: key names are case-insensitive
         self.is_null = cond.base == "Null"
         self.unit = None if self.is_null else UNITS[cond.base]
-        self.compiled = () if self.unit is None else tuple(self.unit.compile(v) for v in cond.values)
+        self.compiled = () if self.unit is None else compiled_values(cond.base, cond.values)
 
     def _one(self, value: str, ctx: Context) -> bool:
         unit = self.unit

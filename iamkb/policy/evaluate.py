@@ -20,7 +20,7 @@ from typing import Any
 from iamkb.errors import InputError
 from iamkb.policy.conditions import CompiledCondition, ConditionResult
 from iamkb.policy.grammar import Policy, Principal, Statement, _type_name, check_depth, scalar_text, validate
-from iamkb.policy.matching import ActionMatcher, RequestResource, ResourceMatcher
+from iamkb.policy.matching import RequestResource, ResourceMatcher, action_matcher
 
 ALLOWED, EXPLICIT, IMPLICIT = "Allowed", "ExplicitlyDenied", "ImplicitlyDenied"
 DIRECT = ("Match", "SessionRoleMatch", "SessionUserMatch")  # principal matches that name the caller itself
@@ -45,7 +45,7 @@ class CompiledStatement:
 
     def __init__(self, st: Statement, policy_type: str) -> None:
         self.st = st
-        self.actions = ActionMatcher(st.actions if st.actions is not None else st.not_actions or ())
+        self.actions = action_matcher(st.actions if st.actions is not None else st.not_actions or ())
         if st.resources is not None:
             self.resources: ResourceMatcher | None = ResourceMatcher(st.resources, policy_type, negated=False)
         elif st.not_resources is not None:

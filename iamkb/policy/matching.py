@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from iamkb.policy.variables import Template
+from iamkb.policy.variables import Template, template
 
 
+@lru_cache(maxsize=8192)
 def _glob(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
+    """A wildcard pattern as a compiled regex (memoised: policies in a batch repeat the same patterns)."""
     source = "".join(".*?" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.compile(source, flags)
 
@@ -126,7 +129,7 @@ class ResourcePattern:
         self._segments = tuple(_glob(seg) for seg in parts[1:5])
         resource = ":".join(parts[5:])
         self._product, ident = _product_split(parts[2], parts[3], parts[4], resource)
-        self._id = Template(ident, wildcards=True)
+        self._id = template(ident, wildcards=True)
 
     def match(self, request: RequestResource, context: dict[str, str | list[str]]) -> bool | None:
         """True/False, or None when the answer is unknown (an unresolved variable, an expanded short ARN that
@@ -152,13 +155,24 @@ class ResourcePattern:
         return True
 
 
+@lru_cache(maxsize=8192)
+def action_matcher(patterns: tuple[str, ...]) -> ActionMatcher:
+    """Memoised constructor: matchers are immutable, so equal pattern lists share one."""
+    return ActionMatcher(patterns)
+
+
+@lru_cache(maxsize=8192)
+def resource_pattern(text: str, policy_type: str) -> ResourcePattern:
+    return ResourcePattern(text, policy_type)
+
+
 class ResourceMatcher:
     """A statement's Resource or NotResource list."""
 
     __slots__ = ("patterns", "negated")
 
     def __init__(self, texts: tuple[str, ...], policy_type: str, negated: bool) -> None:
-        self.patterns = tuple(ResourcePattern(t, policy_type) for t in texts)
+        self.patterns = tuple(resource_pattern(t, policy_type) for t in texts)
         self.negated = negated
 
     def match(self, request: RequestResource, context: dict[str, str | list[str]]) -> tuple[bool, list[str]]:

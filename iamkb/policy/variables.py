@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Token kinds: a literal run, the `*` and `?` wildcards, a variable.
 LIT, STAR, QMARK, VAR = "lit", "*", "?", "var"
@@ -149,3 +150,9 @@ class Template:
     def resolved(self, context: dict[str, str | list[str]]) -> str | None:
         """The string with variables substituted (wildcards kept as characters); None when unresolved."""
         return resolve_literal(self.tokens, context) if self.variables else self._literal
+
+
+@lru_cache(maxsize=16384)
+def template(text: str, *, wildcards: bool = True, ignore_case: bool = False) -> Template:
+    """Memoised Template constructor (templates are immutable, so equal strings share one)."""
+    return Template(text, wildcards=wildcards, ignore_case=ignore_case)

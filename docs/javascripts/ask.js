@@ -1,0 +1,92 @@
+// The Ask box: asks `iamkb serve`'s /api/ask and lists the answer's sections. Opened as static files (or
+// served by anything else) there is no API, so it explains how to ask from the command line instead.
+(function () {
+  "use strict";
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function cliHelp(box, question) {
+    box.replaceChildren();
+    var note = el("div", "admonition info");
+    note.appendChild(el("p", "admonition-title", "Ask needs the iamkb server"));
+    note.appendChild(el("p", "", "This page is not served by `iamkb serve`, so there is no API to ask. " +
+      "Run the same question from the command line, or start the server and open this page from it:"));
+    var pre = el("pre");
+    pre.appendChild(el("code", "", "iamkb ask \"" + (question || "how do I stop people deleting scaling policies?") +
+      "\"\niamkb serve --port 8000   # then open http://127.0.0.1:8000/ask/"));
+    note.appendChild(pre);
+    box.appendChild(note);
+  }
+
+  function render(box, data) {
+    box.replaceChildren();
+    if (data.answer) box.appendChild(el("p", "iamkb-answer", data.answer));
+    var list = el("ol", "iamkb-results");
+    (data.results || []).forEach(function (r) {
+      var item = el("li");
+      var link = el("a", "", r.title || r.id);
+      link.href = r.site_url || r.url || "#";
+      item.appendChild(link);
+      item.appendChild(el("span", "iamkb-result-kind", " " + (r.kind || "")));
+      if (r.snippet) item.appendChild(el("div", "iamkb-snippet", r.snippet));
+      list.appendChild(item);
+    });
+    if (!list.children.length) box.appendChild(el("p", "", "No answer found in the knowledge base."));
+    else box.appendChild(list);
+  }
+
+  function ask(box, question, limit) {
+    if (location.protocol === "file:") { cliHelp(box, question); return; }
+    box.replaceChildren(el("p", "iamkb-busy", "Asking…"));
+    fetch("/api/ask?q=" + encodeURIComponent(question) + "&limit=" + limit, { headers: { Accept: "application/json" } })
+      .then(function (resp) {
+        var type = resp.headers.get("Content-Type") || "";
+        if (type.indexOf("application/json") === -1) throw new Error("no API");
+        return resp.json().then(function (body) {
+          if (!resp.ok) throw new Error(body.error || ("HTTP " + resp.status));
+          return body;
+        });
+      })
+      .then(function (data) { render(box, data); })
+      .catch(function (err) {
+        if (err.message === "no API" || err instanceof TypeError) cliHelp(box, question);
+        else box.replaceChildren(el("p", "iamkb-error", "Error: " + err.message));
+      });
+  }
+
+  function setup() {
+    document.querySelectorAll(".iamkb-ask").forEach(function (root) {
+      if (root.dataset.ready) return;
+      root.dataset.ready = "1";
+      var limit = root.dataset.askLimit || "5";
+      var form = el("form", "iamkb-ask-form");
+      var input = el("input", "md-input iamkb-ask-input");
+      input.type = "text";
+      input.name = "q";
+      input.placeholder = "Ask a question, e.g. how do I stop people deleting scaling policies?";
+      input.setAttribute("aria-label", "Question");
+      input.maxLength = 500;
+      var button = el("button", "md-button md-button--primary", "Ask");
+      button.type = "submit";
+      var out = el("div", "iamkb-ask-output");
+      out.setAttribute("aria-live", "polite");
+      form.appendChild(input);
+      form.appendChild(button);
+      root.appendChild(form);
+      root.appendChild(out);
+      form.addEventListener("submit", function (e) {
+        e.preventDefault();
+        var q = input.value.trim();
+        if (q) ask(out, q, limit);
+      });
+    });
+  }
+
+  if (typeof document$ !== "undefined") document$.subscribe(setup);
+  else document.addEventListener("DOMContentLoaded", setup);
+})();
