@@ -45,8 +45,11 @@ STATUSES = ("ok", "docs_wrong", "ambiguous")
 # Keys of a scenario that describe it rather than the request; stripped before the engine sees it.
 META_KEYS = ("name", "doc", "expected", "status", "reason")
 
-# Guides whose every example must have scenarios; the others' examples run when they have a file.
-REQUIRED_GUIDES = ("autoscaling",)
+# Guides whose every complete example must have scenarios (both guides of the corpus).
+REQUIRED_GUIDES = ("autoscaling", "iam")
+# A "fragment" is a piece of a policy (an Action list, a Condition block) with nothing to run on its own; every
+# other format (document, statement, cli_output, json_string) is a complete policy and needs scenarios.
+FRAGMENT = "fragment"
 
 Evaluator = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -247,9 +250,10 @@ def run_scenario(scenario: dict[str, Any], policy: Any, evaluate: Evaluator) -> 
 
 
 def requires_scenarios(example: dict[str, Any]) -> bool:
-    """Every example of the Auto Scaling guide must have scenarios (the issue's scope); the IAM User Guide's
-    examples run when a scenario file exists and are otherwise reported as not yet covered."""
-    return example.get("page", "").split("/")[0] in REQUIRED_GUIDES
+    """Every complete example (not a fragment) of either guide must have scenarios, so a docs example that
+    stops meaning what its prose says cannot slip through uncovered; fragments run only if a file exists."""
+    guide = example.get("page", "").split("/")[0]
+    return guide in REQUIRED_GUIDES and example.get("format") != FRAGMENT
 
 
 def run_example(example: dict[str, Any], sfile: ScenarioFile | None, evaluate: Evaluator) -> ExampleReport:
@@ -463,7 +467,7 @@ def format_text(reports: list[ExampleReport]) -> str:
                 lines.extend(f"     | {line}" for line in _explain_lines(res.explain))
     total = sum(r.scenarios for r in reports)
     failed = sum(1 for r in reports if is_failure(r))
-    lines.append(f"{len(reports)} examples ({uncovered} without scenarios yet), {total} scenarios, "
+    lines.append(f"{len(reports)} examples ({uncovered} fragments without scenarios), {total} scenarios, "
                  f"{failed} examples failing")
     return "\n".join(lines)
 

@@ -31,6 +31,37 @@ MARKED = {
      "tag an instance as RunInstances creates it"): "ambiguous",
     ("example:autoscaling/ec2-auto-scaling-launch-template-permissions#policy-example-launch-template-createtags:1",
      "tag a volume as RunInstances creates it"): "ambiguous",
+    # IAM User Guide examples
+    ("example:iam/id_roles_use_switch-role-ec2#roles-usingrole-ec2instance-permissions:1",
+     "launch an instance"): "docs_wrong",
+    ("example:iam/id_roles_use_switch-role-ec2#switch-role-ec2-another-account:1",
+     "list all buckets of the account"): "ambiguous",
+    ("example:iam/reference_policies_condition-keys#condition-keys-principaltag:2",
+     "team red reads an object of DOC-EXAMPLE-BUCKET-red"): "docs_wrong",
+    ("example:iam/reference_policies_condition-keys#condition-keys-requesttag:1",
+     "tag an instance environment=preprod and team=engineering"): "docs_wrong",
+    ("example:iam/reference_policies_condition-keys#condition-keys-requesttag:1",
+     "tag an instance environment=production and team=engineering"): "docs_wrong",
+    ("example:iam/reference_policies_condition-keys#condition-keys-resourceaccount:1",
+     "a table of another account that trusts the caller"): "ambiguous",
+    ("example:iam/reference_policies_condition-keys#condition-keys-sourceip:1",
+     "a service calls S3 for the user on DOC-EXAMPLE-BUCKET3"): "docs_wrong",
+    ("example:iam/reference_policies_elements_condition_operators#Conditions_ARN:1",
+     "SNS delivers a message from the topic"): "docs_wrong",
+    ("example:iam/reference_policies_elements_notprincipal#specifying-notprincipal:1",
+     "another user of 444455556666"): "ambiguous",
+    ("example:iam/reference_policies_elements_notprincipal#specifying-notprincipal:2",
+     "another session of the same role"): "ambiguous",
+    ("example:iam/reference_policies_elements_notprincipal#specifying-notprincipal:2",
+     "a user of 444455556666"): "ambiguous",
+    ("example:iam/reference_policies_variables#policy-vars-resourceelement:2",
+     "create her queue"): "ambiguous",
+    ("example:iam/reference_policies_variables#policy-vars-resourceelement:2",
+     "delete her queue"): "ambiguous",
+    ("example:iam/using-service-linked-roles#service-linked-role-permissions:3",
+     "edit the description of a service role"): "docs_wrong",
+    ("example:iam/using-service-linked-roles#service-linked-role-permissions:6",
+     "list roles"): "docs_wrong",
 }
 
 
@@ -63,6 +94,31 @@ def test_every_auto_scaling_example_has_scenarios(kb: dict, files: dict) -> None
     assert formats.count("document") == 27
     assert formats.count("statement") == 4
     assert sorted(f for f in formats if f not in ("document", "statement")) == ["cli_output", "json_string"]
+
+
+def test_every_complete_example_of_both_guides_has_scenarios(kb: dict, files: dict) -> None:
+    """Every example that is a whole policy or statement (not a fragment) has a scenario file, in both guides;
+    fragments have nothing to run on their own and no file."""
+    complete = [e for e in kb["examples"] if e["format"] != ex.FRAGMENT]
+    fragments = [e for e in kb["examples"] if e["format"] == ex.FRAGMENT]
+    assert [e["id"] for e in complete if e["id"] not in files] == []
+    assert [e["id"] for e in fragments if e["id"] in files] == []
+    assert len(files) == len(complete)
+    assert {e["page"].split("/")[0] for e in complete} == set(ex.REQUIRED_GUIDES)
+    assert all(e["policy"] is None for e in fragments)
+
+
+def test_a_complete_example_without_scenarios_fails_and_a_fragment_does_not(kb: dict) -> None:
+    """The coverage rule as the runner applies it: a missing file is an error for a complete IAM User Guide
+    example (as for an Auto Scaling one), and only reported as uncovered for a fragment."""
+    complete = next(e for e in kb["examples"] if e["page"].startswith("iam/") and e["format"] == "document")
+    fragment = next(e for e in kb["examples"] if e["format"] == ex.FRAGMENT)
+    missing = ex.run_example(complete, None, ex.default_evaluator())
+    assert ex.is_failure(missing)
+    assert missing.error == f"no scenarios: write kb/scenarios/{ex.file_name(complete['id'])}"
+    uncovered = ex.run_example(fragment, None, ex.default_evaluator())
+    assert not ex.is_failure(uncovered)
+    assert (uncovered.scenarios, uncovered.error) == (0, None)
 
 
 def test_every_scenario_file_belongs_to_an_example(kb: dict, files: dict) -> None:

@@ -72,6 +72,9 @@
     });
   }
 
+  // Material's document$ fires on every instant navigation; it may not fire on file:// pages, so set up on
+  // load as well (setup is idempotent).
   if (typeof document$ !== "undefined") document$.subscribe(setup);
-  else document.addEventListener("DOMContentLoaded", setup);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
+  else setup();
 })();

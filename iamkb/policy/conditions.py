@@ -163,8 +163,8 @@ def _arn_unit(name: str, negative: bool) -> Unit:
         parts = value.split(":")
         if len(parts) < 5:
             return False
-        for template, part in zip(fields, (*parts[1:5], ":".join(parts[5:])), strict=True):
-            pattern = template.pattern(ctx)
+        for field_template, part in zip(fields, (*parts[1:5], ":".join(parts[5:])), strict=True):
+            pattern = field_template.pattern(ctx)
             if pattern is None:
                 return False  # an unresolved variable never matches, not even for ArnNotLike
             if pattern.fullmatch(part) is None:

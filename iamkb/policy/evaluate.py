@@ -19,7 +19,7 @@ from typing import Any
 
 from iamkb.errors import InputError
 from iamkb.policy.conditions import CompiledCondition, ConditionResult
-from iamkb.policy.grammar import Policy, Principal, Statement, _type_name, check_depth, scalar_text, validate
+from iamkb.policy.grammar import Policy, Principal, Statement, _type_name, scalar_text, validate
 from iamkb.policy.matching import RequestResource, ResourceMatcher, action_matcher
 
 ALLOWED, EXPLICIT, IMPLICIT = "Allowed", "ExplicitlyDenied", "ImplicitlyDenied"
@@ -98,6 +98,7 @@ class StatementResult:
     resource_hits: list[str]
     principal: str  # Match | SessionRoleMatch | SessionUserMatch | AccountLevelMatch | NoMatch
     conditions: list[ConditionResult]
+    evaluated: bool = True
     decisive: bool = False
 
     @property
@@ -106,13 +107,13 @@ class StatementResult:
 
     @property
     def applies(self) -> bool:
-        return self.action and self.resource and self.condition and self.principal != "NoMatch"
+        return self.action and self.resource and self.condition and self.principal not in ("NoMatch", "NotEvaluated")
 
     def to_json(self) -> dict[str, Any]:
         st = self.st
         return {
             "policy": self.policy, "policyType": self.policy_type, "statement": st.label, "path": st.path,
-            "effect": st.effect, "applies": self.applies, "decisive": self.decisive,
+            "effect": st.effect, "applies": self.applies, "decisive": self.decisive, "evaluated": self.evaluated,
             "action": {"element": "Action" if st.actions is not None else "NotAction",
                        "patterns": list(st.actions or st.not_actions or ()), "matches": self.action},
             "resource": {"element": "Resource" if st.resources is not None else
@@ -184,6 +185,8 @@ def analyze_statement(cs: CompiledStatement, policy: CompiledPolicy, req: Reques
     action = cs.actions.matches(req.action)
     if st.not_actions is not None:  # iam/reference_policies_elements_notaction
         action = not action
+    if not action:  # the statement cannot apply: the rest is not evaluated (explain shows "evaluated": false)
+        return StatementResult(policy.name, policy.type, st, False, False, [], "NotEvaluated", [], evaluated=False)
     if cs.resources is None:
         resource, hits = True, []
     else:
@@ -408,9 +411,6 @@ class Compiler:
         dot = f"{where}." if where else ""
         if not isinstance(obj, dict):
             raise InputError(f"{where or '(top)'}: a scenario must be an object, got {_type_name(obj)}")
-        deep = check_depth(obj, where)
-        if deep is not None:
-            raise InputError(f"{deep}: nested too deeply")
         for key in obj:
             if key not in SCENARIO_KEYS and key not in ANNOTATION_KEYS:
                 raise InputError(f"{dot}{key}: unknown scenario key (expected {', '.join(SCENARIO_KEYS)})")

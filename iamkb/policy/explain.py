@@ -19,6 +19,8 @@ def statement_lines(entry: dict[str, Any]) -> list[str]:
         "applies" if entry["applies"] else "does not apply")
     action = entry["action"]
     lines = [head, f"    {action['element']} {', '.join(action['patterns'])}: matches {_mark(action['matches'])}"]
+    if not entry["evaluated"]:
+        return lines
     res = entry["resource"]
     if res["element"]:
         lines.append(f"    {res['element']} {', '.join(res['patterns'])}: matches {_mark(res['matches'])}")

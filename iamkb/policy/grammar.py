@@ -291,8 +291,22 @@ def _statement(raw: Any, index: int, path: str, out: _Collector) -> Statement | 
                      not_principals, conditions)
 
 
+def _too_deep(value: Any, budget: int) -> bool:
+    """Whether containers nest more than `budget` levels below `value` (recursion bounded by the budget)."""
+    if budget < 0:
+        return True
+    if isinstance(value, dict):
+        return any(_too_deep(v, budget - 1) for v in value.values() if isinstance(v, dict | list))
+    if isinstance(value, list):
+        return any(_too_deep(v, budget - 1) for v in value if isinstance(v, dict | list))
+    return False
+
+
 def check_depth(value: Any, path: str = "", limit: int = MAX_DEPTH) -> str | None:
-    """The path where `value` nests deeper than `limit`, or None; iterative so it cannot overflow the stack."""
+    """The path where `value` nests deeper than `limit`, or None; the fast check runs first, the path is only
+    searched for when it fails, and neither can overflow the stack."""
+    if not _too_deep(value, limit):
+        return None
     stack: list[tuple[Any, str, int]] = [(value, path, 0)]
     while stack:
         item, where, depth = stack.pop()
@@ -312,9 +326,8 @@ def validate(doc: Any, prefix: str = "") -> tuple[Policy | None, list[PolicyErro
     """
     out = _Collector()
     dot = f"{prefix}." if prefix else ""
-    deep = check_depth(doc, prefix)
-    if deep is not None:
-        return None, [PolicyError(deep, f"nested deeper than {MAX_DEPTH} levels")]
+    # Every element below is checked at its own fixed depth, so arbitrarily deep input cannot recurse: a value
+    # nested where a string belongs is reported at its path. (Text input is depth-checked in load_json_text.)
     if not isinstance(doc, dict):
         return None, [PolicyError(prefix or "(top)", f"a policy must be a JSON object, got {_type_name(doc)}")]
     for key in doc:

@@ -1,0 +1,154 @@
+"""Search and questions over the knowledge base: `iamkb index|search|ask|eval` and the web server's API.
+
+API (DESIGN.md shapes; the index is opened once per process and reopened only after a rebuild):
+    search(query, kind=None, guide=None, limit=10) -> {"query", "results": [{"id","kind","title","url","score",
+                                                                             "snippet"}]}
+    ask(question) -> {"question", "answer", "results": [...]}
+Snippets are HTML-escaped text with the matched words in <mark>. Any string is a valid query. Heavy imports
+(Whoosh, YAML, rapidfuzz) happen inside the functions, so `iamkb ask` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from iamkb.errors import InputError
+
+KINDS = ("section", "example", "action", "condition_key", "resource_type", "managed_policy")
+GUIDES = ("autoscaling", "iam", "reference")
+
+
+def _check_filters(kind: str | None, guide: str | None, limit: int) -> None:
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"unknown kind '{kind}' (one of {', '.join(KINDS)})", where="kind")
+    if guide is not None and guide not in GUIDES:
+        raise InputError(f"unknown guide '{guide}' (one of {', '.join(GUIDES)})", where="guide")
+    if not 1 <= limit <= 1000:
+        raise InputError("limit must be between 1 and 1000", where="limit")
+
+
+def search(query: str, kind: str | None = None, guide: str | None = None, limit: int = 10,
+           index: Path | None = None) -> dict[str, Any]:
+    """Plain full-text search, best first."""
+    from iamkb.search.engine import engine
+
+    if not isinstance(query, str):
+        raise InputError("the query must be a string", where="query")
+    _check_filters(kind, guide, limit)
+    _, hits = engine(index).search(query, kind=kind, guide=guide, limit=limit)
+    return {"query": query, "results": [h.result() for h in hits]}
+
+
+def ask(question: str, index: Path | None = None) -> dict[str, Any]:
+    """Answer a question with the section it comes from (and the reference facts, and the example policy)."""
+    from iamkb.search.answer import ask as _ask
+    from iamkb.search.engine import engine
+
+    if not isinstance(question, str):
+        raise InputError("the question must be a string", where="question")
+    return _ask(engine(index), question)
+
+
+# --- CLI ------------------------------------------------------------------------------------------------------
+
+def add_index_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the document counts as JSON")
+
+
+def run_index(args: argparse.Namespace) -> int:
+    from iamkb import paths
+    from iamkb.search.build import build_index
+
+    counts = build_index()
+    if args.json:
+        print(json.dumps({"index": str(paths.index_dir()), "documents": counts}, sort_keys=True))
+    else:
+        print(f"{paths.index_dir()}: {sum(counts.values())} documents "
+              f"({', '.join(f'{n} {k}' for k, n in counts.items())})")
+    return 0
+
+
+def add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("query", nargs="*", help="words, names or Whoosh query syntax (any text is accepted)")
+    parser.add_argument("--kind", choices=KINDS, help="only this kind of result")
+    parser.add_argument("--guide", choices=GUIDES, help="only sections and examples of this guide")
+    parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--json", action="store_true")
+
+
+def _plain(snippet: str) -> str:
+    import html
+
+    return html.unescape(snippet.replace("<mark>", "\033[1m").replace("</mark>", "\033[0m")) \
+        if sys.stdout.isatty() else html.unescape(snippet.replace("<mark>", "").replace("</mark>", ""))
+
+
+def _print_results(results: list[dict]) -> None:
+    if not results:
+        print("no results")
+    for i, r in enumerate(results, 1):
+        print(f"{i:>2}. {r['title']}  [{r['kind']}: {r['id']}]\n    {r['url']}\n    {_plain(r['snippet'])}")
+
+
+def run_search(args: argparse.Namespace) -> int:
+    out = search(" ".join(args.query), kind=args.kind, guide=args.guide, limit=args.limit)
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        _print_results(out["results"])
+    return 0
+
+
+def add_ask_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("question", nargs="*", help="a question in your own words")
+    parser.add_argument("--file", type=Path, help="read one question per line; print one answer per line")
+    parser.add_argument("--json", action="store_true")
+
+
+def _questions_from(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", where=str(path)) from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"not UTF-8 text (byte {err.start})", where=str(path)) from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    if args.file and args.question:
+        raise InputError("give a question or --file, not both", where="iamkb ask")
+    questions = _questions_from(args.file) if args.file else [" ".join(args.question)]
+    for q in questions:
+        out = ask(q)
+        if args.json:
+            print(json.dumps(out, ensure_ascii=False), flush=False)
+        else:
+            print(f"Q: {q}\n\n{out['answer']}\n")
+            _print_results(out["results"][:5])
+            print()
+    return 0
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--questions", type=Path, help="question set (default kb/questions.yml)")
+    parser.add_argument("--misses", action="store_true",
+                        help="list the tuning part's misses (the held-out part's are never shown)")
+    parser.add_argument("--json", action="store_true")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from iamkb.search.evaluate import evaluate, format_report, load_questions
+
+    report = evaluate(load_questions(args.questions), ask, search)
+    if args.json:
+        if not args.misses:
+            report.pop("misses")
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print(format_report(report, show_misses=args.misses))
+    return 0

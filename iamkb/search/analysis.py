@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
-from whoosh.analysis import STOP_WORDS, LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
+from whoosh.analysis import STOP_WORDS, Analyzer, LowercaseFilter, StemFilter, StopFilter, Token, Tokenizer
 
 # A compound token: word characters joined by the separators IAM names use. `*` and `?` stay inside (patterns).
 COMPOUND = re.compile(r"[\w$*?{}]+(?:[:/.\-][\w$*?{}]+)*", re.UNICODE)
@@ -101,9 +102,16 @@ def iam_analyzer():
     return IamTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPS, minsize=2) | StemFilter(cachesize=-1)
 
 
-def analyze(text: str) -> list[str]:
+@lru_cache(maxsize=1)
+def _shared() -> Analyzer:
+    """One analyzer per process for query-time analysis, so its stemming cache is reused."""
+    return iam_analyzer()
+
+
+@lru_cache(maxsize=8192)
+def analyze(text: str) -> tuple[str, ...]:
     """The distinct index terms of a text, in order (what a query for it looks up)."""
     seen: dict[str, None] = {}
-    for tok in iam_analyzer()(text):
+    for tok in _shared()(text):
         seen.setdefault(tok.text, None)
-    return list(seen)
+    return tuple(seen)

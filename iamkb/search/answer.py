@@ -13,16 +13,18 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from iamkb.search.analysis import STOPS, analyze, compounds
+from iamkb.search.analysis import STOPS, analyze
 from iamkb.search.documents import ENTITY_KINDS
 from iamkb.search.engine import QUESTION_WORDS, Engine, Hit, Query
 
 # Tuned on the tuning part of kb/questions.yml.
-ASK_BOOSTS = {"title": 3.0, "names": 2.0, "path": 1.0, "body": 1.0, "code": 0.3}
+ASK_BOOSTS = {"title": 3.0, "names": 2.0, "body": 1.0}
 ENTITY_WEIGHT = 0.55      # an entity the question does not name is rarely the answer to a question in words
 MIN_COVERAGE = 0.5        # below this share of the question's words matched, say so instead of guessing
 ENTITY_CENTRIC_EXTRA = 2  # a question naming an entity with at most this many other words is about the entity
-RETRIEVE = 60
+RETRIEVE = 40
+TITLE_COVER = 1.0         # weight of the share of the question's words the title says
+TITLE_PRECISION = 0.0     # weight of the share of the title's words the question says
 HOWTO = re.compile(r"\b(how|allow|deny|restrict|prevent|stop|only|require|limit|control|policy|policies|example|"
                    r"grant|let|force|give|permissions? to|can'?t|cannot)\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -111,13 +113,24 @@ def rerank(engine: Engine, query: Query, hits: list[Hit], named: list[str]) -> l
                 by_id[ident] = Candidate(hit=doc)
     if not by_id:
         return []
+    docs_of = engine.term_docs(sorted(set().union(*question_units)) if question_units else [], list(ASK_BOOSTS),
+                               [c.hit.docnum for c in by_id.values()] + [h.docnum for h in hits])
+    for c in by_id.values():
+        c.matched |= {t for t, docs in docs_of.items() if c.hit.docnum in docs}
+    for h in hits:
+        if h.kind == "example" and h.data.get("section") in by_id:
+            by_id[h.data["section"]].matched |= {t for t, docs in docs_of.items() if h.docnum in docs}
     top = max(c.hit.score for c in by_id.values()) or 1.0
+    all_terms = set().union(*question_units) if question_units else set()
     for c in by_id.values():
         title_terms = set(analyze(c.hit.title))
         cov = coverage(c.matched, question_units)
         title_cov = coverage(title_terms, question_units)
+        # how much of the title the question says: a short title the question repeats is the topic asked about
+        title_prec = len(title_terms & all_terms) / len(title_terms) if title_terms else 0.0
         weight = ENTITY_WEIGHT if c.hit.kind in ENTITY_KINDS else 1.0
-        c.score = (c.hit.score / top) * (0.4 + cov) * (1.0 + title_cov) * weight
+        c.score = (c.hit.score / top) * (0.4 + cov) * (1.0 + TITLE_COVER * title_cov + TITLE_PRECISION * title_prec) \
+            * weight
         c.hit.matched = frozenset(c.matched)
     ranked = sorted(by_id.values(), key=lambda c: (-c.score, c.hit.id))
     if named and ranked:
@@ -225,4 +238,4 @@ def ask(engine: Engine, question: str, limit: int = 10) -> dict:
     return {"question": question, "answer": compose(engine, question, query, ranked, named), "results": results}
 
 
-__all__ = ["ask", "compounds"]
+__all__ = ["ask"]

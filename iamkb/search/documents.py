@@ -112,6 +112,15 @@ def example_docs(sections: list[dict], examples: list[dict], section_urls: dict[
                   "corrected": bool(e.get("corrected"))})
 
 
+_BOILERPLATE = re.compile(r"^(Grants permission to|Filters access (by|based on)|Use this key to compare)\s+", re.I)
+
+
+def _description(text: str) -> str:
+    """A reference description without the lead-in every record shares ("Grants permission to"): left in, it
+    makes every one of 2,700 actions match "permission" and "grant"."""
+    return _BOILERPLATE.sub("", text or "")
+
+
 def _join(items: list[str], empty: str = "none") -> str:
     return ", ".join(items) if items else empty
 
@@ -167,7 +176,7 @@ def managed_policy_answer(rec: dict) -> str:
 
 
 def _sources(links: dict, section_urls: dict[str, str], limit: int = 5) -> list[dict]:
-    ids = list(links.get("sections", [])) or list(links.get("sections_by_pattern", []))
+    ids = list(links.get("sections", []))  # named outright; a section matching only by wildcard is not about it
     return [{"id": i, "url": section_urls[i]} for i in ids[:limit] if i in section_urls]
 
 
@@ -187,12 +196,9 @@ def entity_docs(ref: dict[str, Any], section_urls: dict[str, str]) -> Iterator[S
     for a in ref.get("actions") or []:
         links = (cross.get("actions") or {}).get(a["id"], {})
         full = a["id"].removeprefix("action:")
-        rts = [rt["name"] for rt in a.get("resource_types", [])]
         yield SearchDoc(
             id=a["id"], kind="action", guide="reference", title=full, url=sar_url(services.get(a["service"], "")),
-            path=f"{services.get(a['service'], a['service'])} actions",
-            body=f"{a.get('description', '')}. Access level {a.get('access_level', '')}.",
-            names=" ".join([full, *rts, *a.get("condition_keys", [])]),
+            body=_description(a.get("description", "")), names=full,
             data={"answer": action_answer(a, links), "sources": _sources(links, section_urls),
                   "name": full})
     for k in ref.get("condition_keys") or []:
@@ -200,8 +206,7 @@ def entity_docs(ref: dict[str, Any], section_urls: dict[str, str]) -> Iterator[S
         url = section_urls.get(k.get("section") or "", "") or sar_url(services.get(k.get("service", ""), ""))
         yield SearchDoc(
             id=k["id"], kind="condition_key", guide="reference", title=k["key"], url=url,
-            path=f"{services.get(k.get('service', ''), k.get('service', ''))} condition keys",
-            body=f"{k.get('description', '')}. Type {k.get('type', '')}.", names=k["key"],
+            body=_description(k.get("description", "")), names=k["key"],
             data={"answer": condition_key_answer(k, sorted(actions_by_key.get(k["key"].lower(), []))),
                   "sources": ([{"id": k["section"], "url": url}] if k.get("section") else [])
                   + _sources(links, section_urls), "name": k["key"]})
@@ -211,16 +216,14 @@ def entity_docs(ref: dict[str, Any], section_urls: dict[str, str]) -> Iterator[S
         yield SearchDoc(
             id=r["id"], kind="resource_type", guide="reference", title=full,
             url=sar_url(services.get(r["service"], "")),
-            path=f"{services.get(r['service'], r['service'])} resource types",
-            body=f"Resource type {r['name']} of {services.get(r['service'], r['service'])}. ARN {r.get('arn', '')}",
-            names=" ".join([full, r.get("arn") or "", *r.get("condition_keys", [])]),
+            body=f"Resource type {r['name']} of {services.get(r['service'], r['service'])}.", names=full,
             data={"answer": resource_type_answer(r, sorted(actions_by_rt.get((r["service"], r["name"]), []))),
                   "sources": _sources(links, section_urls), "name": full})
     for m in ref.get("managed_policies") or []:
         links = (cross.get("managed_policies") or {}).get(m["id"], {})
         yield SearchDoc(
             id=m["id"], kind="managed_policy", guide="reference", title=m["name"],
-            url=f"{MANAGED_POLICY_BASE}/{m['name']}.html", path="AWS managed policies",
+            url=f"{MANAGED_POLICY_BASE}/{m['name']}.html",
             body=f"AWS managed policy {m['name']}. " + " ".join(m.get("action_patterns", [])),
             names=" ".join([m["name"], m.get("arn", ""), *m.get("action_patterns", [])]),
             data={"answer": managed_policy_answer(m), "sources": _sources(links, section_urls), "name": m["name"]})

@@ -22,8 +22,8 @@ from iamkb.search.analysis import STOPS, analyze, compounds, iam_analyzer
 FIELD_BOOSTS = {"title": 3.0, "names": 2.0, "path": 1.0, "body": 1.0, "code": 0.5}
 # Words that make a question a question but say nothing about its subject.
 QUESTION_WORDS = frozenset(
-    "how what which who whom why where do does did i me my mine our should would could there get got "
-    "want wants need needs please tell show explain about any some way ways".split())
+    ["how", "what", "which", "who", "whom", "why", "where", "do", "does", "did", "i", "me", "my", "mine", "our", "should", "would", "could", "there", "get", "got", "want", "wants", "need", "needs", "please", "tell", "show", "explain", "about", "any", "some", "way", "ways"])
+MAX_DF_SHARE = 0.4
 MAX_QUERY_CHARS = 2000
 MAX_TERMS = 64
 HIGHLIGHT = ("<mark>", "</mark>")
@@ -43,6 +43,7 @@ class Hit:
     data: dict[str, Any]
     matched: frozenset[str] = field(default_factory=frozenset)
     snippet: str = ""
+    docnum: int = -1
 
     def result(self) -> dict[str, Any]:
         """The DESIGN.md result shape."""
@@ -119,10 +120,21 @@ class Engine:
         terms = [t for t in analyze(full) if t not in stops][:MAX_TERMS]
         return Query(text=text, terms=terms, corrections=corrections, expansions=expansions, words=words)
 
+    def selective(self, terms: list[str], fields: list[str]) -> list[str]:
+        """The terms worth retrieving on: a term in more than MAX_DF_SHARE of the documents hardly moves BM25
+        but costs most of the scoring time (Whoosh scores every posting in Python). Keeps the rarest few when
+        every term is common."""
+        reader = self.searcher.reader()
+        total = max(reader.doc_count(), 1)
+        df = {t: sum(reader.doc_frequency(f, t) for f in fields) for t in terms}
+        keep = [t for t in terms if df[t] <= MAX_DF_SHARE * total]
+        return keep or sorted(terms, key=lambda t: df[t])[:3]
+
     def whoosh_query(self, terms: list[str], boosts: dict[str, float] | None = None):
         from whoosh.query import NullQuery, Or, Term
 
         boosts = boosts or FIELD_BOOSTS
+        terms = self.selective(terms, list(boosts))
         if not terms:
             return NullQuery
         return Or([Term(f, t, boost=b) for t in terms for f, b in boosts.items()])
@@ -153,16 +165,15 @@ class Engine:
         if guide:
             filters.append(Term("guide", guide))
         flt = (filters[0] if len(filters) == 1 else And(filters)) if filters else None
-        results = self.searcher.search(q, limit=limit, filter=flt, terms=True)
+        results = self.searcher.search(q, limit=limit, filter=flt)
         results.fragmenter = ContextFragmenter(maxchars=220, surround=60)
         results.formatter = _mark_formatter()
         hits = []
         for r in results:
             stored = r.fields()
-            matched = frozenset(t.decode("utf-8") if isinstance(t, bytes) else t for _, t in r.matched_terms())
             hit = Hit(id=stored["id"], kind=stored["kind"], guide=stored["guide"], title=stored["title"],
                       url=stored.get("url", ""), score=float(r.score), body=stored.get("body", ""),
-                      data=json.loads(stored.get("data") or "{}"), matched=matched)
+                      data=json.loads(stored.get("data") or "{}"), docnum=r.docnum)
             if snippets:
                 hit.snippet = self.snippet(r, hit)
             hits.append(hit)
@@ -194,18 +205,44 @@ class Engine:
         return query, hits
 
     def document(self, ident: str) -> Hit | None:
-        stored = self.searcher.document(id=ident)
-        if stored is None:
+        docnum = self.searcher.document_number(id=ident)
+        if docnum is None:
             return None
+        stored = self.searcher.stored_fields(docnum)
         return Hit(id=stored["id"], kind=stored["kind"], guide=stored["guide"], title=stored["title"],
                    url=stored.get("url", ""), score=0.0, body=stored.get("body", ""),
-                   data=json.loads(stored.get("data") or "{}"))
+                   data=json.loads(stored.get("data") or "{}"), docnum=docnum)
+
+    def term_docs(self, terms: list[str], fields: list[str], docnums: list[int]) -> dict[str, set[int]]:
+        """For each term, which of the given documents hold it in any of the fields: what a candidate matched,
+        read from the postings with skips (recording matched terms during the search costs 4x the search)."""
+        reader = self.searcher.reader()
+        wanted = sorted(set(docnums))
+        out: dict[str, set[int]] = {}
+        for term in terms:
+            docs: set[int] = set()
+            for f in fields:
+                if (f, term) not in reader:
+                    continue
+                m = reader.postings(f, term)
+                for d in wanted:
+                    if not m.is_active():
+                        break
+                    if m.id() < d:
+                        m.skip_to(d)
+                        if not m.is_active():
+                            break
+                    if m.id() == d:
+                        docs.add(d)
+            out[term] = docs
+        return out
 
 
 def _mark_formatter():
     """Snippets as HTML-escaped text with the matched terms in <mark> (the web page shows them as is)."""
-    from whoosh.highlight import Formatter, get_text
     from html import escape as htmlescape
+
+    from whoosh.highlight import Formatter, get_text
 
     class MarkFormatter(Formatter):
         between = " … "

@@ -52,8 +52,10 @@ def example_page(site: Site, ex: dict) -> tuple[str, str]:
     keywords = ["example", "policy example", ex.get("kind") or "", *actions, *(entry.get("condition_keys") or [])]
     if sec:
         keywords += sec.get("path", [])
+    kind = KIND_TITLES.get(ex.get("kind") or "", ex.get("kind") or "policy")
+    article = "An" if kind[:1].lower() in "aeiou" else "A"
     parts = [front_matter(title, keywords, ex.get("intro")), heading(1, title, "example"),
-             f"A {md.esc(KIND_TITLES.get(ex.get('kind') or '', ex.get('kind') or 'policy'))} from "
+             f"{article} {md.esc(kind)} from "
              f"{site.md_link(doc, ex['section'])} (example {ex['n']} of that section), format "
              f"`{ex.get('format')}`. Id: {code(ex['id'])}."]
     if ex.get("intro"):

@@ -11,7 +11,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}|])")
 _LINE_START = re.compile(r"^(\s*)([#+\-]|\d+(?=[.)]))")
@@ -60,6 +60,7 @@ class Linker:
     entities: dict[str, str] = field(default_factory=dict)
     glossary: dict[str, tuple[str, str]] = field(default_factory=dict)
     glossary_seen: set[str] = field(default_factory=set)
+    upstream_base: str = ""  # the upstream page URL: relative links to pages outside the corpus resolve there
     _entity_rx: re.Pattern[str] | None = None
     _glossary_rx: re.Pattern[str] | None = None
 
@@ -153,6 +154,10 @@ def link(span: dict, linker: Linker, *, in_link: bool) -> str:
     if url is None:
         if not href or href.startswith("#"):
             return label
+        if not urlsplit(href).scheme and linker.upstream_base:
+            # A page of the guide outside the corpus: link to it on the AWS site (foo.md -> foo.html).
+            path, _, frag = href.partition("#")
+            href = urljoin(linker.upstream_base, re.sub(r"\.md$", ".html", path)) + (f"#{frag}" if frag else "")
         url = url_quote(href)
     return f"[{label}]({url})"
 
@@ -191,7 +196,7 @@ def fence(code: str, lang: str | None) -> str:
 def table(b: dict, linker: Linker) -> str:
     header = b.get("header") or []
     rows = b.get("rows") or []
-    width = max([len(header), *(len(r) for r in rows)] or [1])
+    width = max(1, len(header), *(len(r) for r in rows))
 
     def row(cells: list[dict]) -> str:
         padded = list(cells) + [{"inlines": []}] * (width - len(cells))
@@ -212,7 +217,8 @@ def block(b: dict, linker: Linker, code_hook: Callable[[dict], str] | None = Non
     if t == "table":
         return table(b, linker)
     if t == "code":
-        text = fence(b.get("code", ""), b.get("lang"))
+        # Upstream leaves most policy blocks without a language; an example block is JSON (highlighted as such).
+        text = fence(b.get("code", ""), b.get("lang") or ("json" if b.get("example") else None))
         return text + ("\n\n" + code_hook(b) if code_hook and b.get("example") else "")
     if t == "callout":
         kind, title = _CALLOUTS.get(b.get("kind", "note"), ("note", None))

@@ -6,7 +6,6 @@ relative `.md` links: MkDocs checks them (and their anchors) in strict mode.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field

@@ -46,8 +46,10 @@ def example_hook(site: Site, doc: str):
     return hook
 
 
-def section_markdown(site: Site, doc: str, sec: dict, linker: md.Linker, level_shift: int = 0) -> str:
-    parts = [heading(sec["level"] + level_shift, sec["title"], sec["anchor"])]
+def section_markdown(site: Site, doc: str, sec: dict, linker: md.Linker, after_heading: str | None = None) -> str:
+    parts = [heading(sec["level"], sec["title"], sec["anchor"])]
+    if after_heading:
+        parts.append(after_heading)
     parts += [f'<div id="{md.esc_attr(a)}" class="iamkb-alias"></div>' for a in sec.get("aliases", [])
               if a != sec["anchor"]]
     linker.set_entities(site.section_entities(doc, sec))
@@ -133,16 +135,16 @@ def see_also(site: Site, doc: str, page: dict) -> str:
 def topic_page(site: Site, page: dict) -> tuple[str, str]:
     doc = urls.topic_path(page["id"])
     linker = site.linker(doc)
+    linker.upstream_base = page["url"]
     secs = [site.data.sections[sid] for sid in page["sections"]]
     parts = [front_matter(page["title"], topic_keywords(site, page),
                           next((s["text"] for s in secs if s.get("text")), None))]
     for i, group in enumerate(_tab_groups(secs)):
+        source = f'<p class="iamkb-source" markdown>{source_line(page)}</p>' if i == 0 else None
         if len(group) == 1 and not md.tab_label(group[0]["title"]):
-            parts.append(section_markdown(site, doc, group[0], linker))
+            parts.append(section_markdown(site, doc, group[0], linker, source))
         else:
             parts.append(tabs_markdown(site, doc, group, linker))
-        if i == 0:
-            parts.append(f'<p class="iamkb-source" markdown>{source_line(page)}</p>')
     extra = see_also(site, doc, page)
     if extra:
         parts.append(extra)

@@ -124,7 +124,7 @@ def condition_values(draw, key: str, kind: str, operator: str, principal: str) -
     if kind == "IPAddress":
         pool = CIDRS
     elif kind in ("ARN", "ArrayOfARN"):
-        pool = (principal, f"arn:aws:iam::{ACCOUNT_A}:user/*", f"arn:aws:iam::*:role/admin",
+        pool = (principal, f"arn:aws:iam::{ACCOUNT_A}:user/*", "arn:aws:iam::*:role/admin",
                 "arn:aws:elasticloadbalancing:*:*:targetgroup/web/*", *TARGET_GROUPS)
     elif kind == "Numeric":
         pool = NUMBERS
@@ -236,7 +236,6 @@ def scenarios(draw) -> dict:
         out["serviceControlPolicies"] = draw(st.lists(
             st.lists(policy(action, arn, keys, principal, max_statements=2), min_size=1, max_size=2),
             min_size=1, max_size=2))
-    if ":role/" in principal or "assumed-role" in principal:
-        if draw(st.integers(0, 5)) == 0:
-            out["sessionPolicy"] = draw(policy(action, arn, keys, principal, max_statements=2))
+    if (":role/" in principal or "assumed-role" in principal) and draw(st.integers(0, 5)) == 0:
+        out["sessionPolicy"] = draw(policy(action, arn, keys, principal, max_statements=2))
     return out

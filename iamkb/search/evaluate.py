@@ -1,0 +1,139 @@
+"""Score ask and search on the project's question set (kb/questions.yml): Recall@1, Recall@3, MRR@10.
+
+A question counts as answered at rank k when any of its ids is among the first k results (an example result
+counts for its section). The set has a held-out third, reported separately: it is scored, never tuned on, so
+`--misses` lists only the tuning part's misses. Any ranking function `question -> [ids]` can be scored, so the
+benchmark scores its baselines with the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from iamkb import paths
+from iamkb.errors import InputError
+
+KS = (1, 3)
+MRR_AT = 10
+ABSTAIN_PREFIX = "Nothing in the knowledge base answers this"
+
+
+@dataclass(frozen=True)
+class Question:
+    q: str
+    ids: tuple[str, ...]
+    style: str
+    heldout: bool
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.ids)
+
+
+def load_questions(path: Path | None = None) -> list[Question]:
+    import yaml
+
+    path = path or paths.kb_dir() / "questions.yml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("question set not found", where=str(path)) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise InputError(f"malformed YAML{f' at line {mark.line + 1}' if mark else ''}", where=str(path)) from None
+    if not isinstance(data, list):
+        raise InputError("expected a list of questions", where=str(path))
+    out = []
+    for i, item in enumerate(data):
+        where = f"{path}: question {i + 1}"
+        if not isinstance(item, dict) or not isinstance(item.get("q"), str) or not item["q"].strip():
+            raise InputError("each entry needs a non-empty 'q'", where=where)
+        ids = item.get("ids") or []
+        if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
+            raise InputError("'ids' must be a list of ids", where=where)
+        out.append(Question(item["q"], tuple(ids), str(item.get("style", "")), bool(item.get("heldout", False))))
+    return out
+
+
+def section_of(result_id: str) -> str:
+    """The section an example id belongs to (`example:<section>:<n>`), else the id itself."""
+    if result_id.startswith("example:"):
+        return result_id[len("example:"):].rsplit(":", 1)[0]
+    return result_id
+
+
+def first_rank(results: list[str], relevant: Iterable[str]) -> int | None:
+    """1-based rank of the first relevant result."""
+    wanted = set(relevant)
+    for rank, rid in enumerate(results, 1):
+        if rid in wanted or section_of(rid) in wanted:
+            return rank
+    return None
+
+
+def metrics(ranks: list[int | None]) -> dict[str, float]:
+    n = len(ranks) or 1
+    out = {f"recall@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in KS}
+    out[f"mrr@{MRR_AT}"] = sum(1 / r for r in ranks if r is not None and r <= MRR_AT) / n
+    out["n"] = len(ranks)
+    return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def score(system: Callable[[str], list[str]], questions: list[Question]) -> dict:
+    """Metrics of a ranking function on the answerable questions: tuning part, held-out part, all."""
+    ranks = {q: first_rank(system(q.q), q.ids) for q in questions if q.answerable}
+    parts = {"tune": [r for q, r in ranks.items() if not q.heldout],
+             "heldout": [r for q, r in ranks.items() if q.heldout],
+             "all": list(ranks.values())}
+    return {"metrics": {name: metrics(rs) for name, rs in parts.items()},
+            "misses": [{"q": q.q, "ids": list(q.ids), "rank": r} for q, r in ranks.items()
+                       if not q.heldout and (r is None or r > 1)]}
+
+
+def abstention(answers: dict[str, str], questions: list[Question]) -> dict:
+    """How often ask says 'nothing relevant' when it should (no ids) and when it should not."""
+    none = [q for q in questions if not q.answerable]
+    some = [q for q in questions if q.answerable]
+    return {"unanswerable": len(none),
+            "declined_correctly": sum(1 for q in none if answers[q.q].startswith(ABSTAIN_PREFIX)),
+            "declined_wrongly": sum(1 for q in some if answers[q.q].startswith(ABSTAIN_PREFIX))}
+
+
+def evaluate(questions: list[Question], ask_fn: Callable[[str], dict],
+             search_fn: Callable[[str], dict]) -> dict:
+    answers: dict[str, str] = {}
+
+    def ask_ids(text: str) -> list[str]:
+        res = ask_fn(text)
+        answers[text] = res["answer"]
+        return [r["id"] for r in res["results"]]
+
+    ask_scores = score(ask_ids, questions)
+    for q in questions:
+        if q.q not in answers:
+            answers[q.q] = ask_fn(q.q)["answer"]
+    search_scores = score(lambda t: [r["id"] for r in search_fn(t)["results"]], questions)
+    return {"questions": len(questions), "heldout": sum(1 for q in questions if q.heldout and q.answerable),
+            "ask": ask_scores["metrics"], "search": search_scores["metrics"],
+            "abstention": abstention(answers, questions),
+            "misses": {"ask": ask_scores["misses"], "search": search_scores["misses"]}}
+
+
+def format_report(report: dict, show_misses: bool = False) -> str:
+    lines = [f"{report['questions']} questions ({report['heldout']} held out; "
+             f"{report['abstention']['unanswerable']} with no answer in the KB)",
+             f"{'system':<8} {'part':<8} {'n':>4} {'R@1':>6} {'R@3':>6} {'MRR@10':>7}"]
+    for system in ("ask", "search"):
+        for part, m in report[system].items():
+            lines.append(f"{system:<8} {part:<8} {m['n']:>4} {m['recall@1']:>6.3f} {m['recall@3']:>6.3f} "
+                         f"{m['mrr@10']:>7.3f}")
+    a = report["abstention"]
+    lines.append(f"ask declined {a['declined_correctly']}/{a['unanswerable']} unanswerable questions and "
+                 f"{a['declined_wrongly']} answerable ones")
+    if show_misses:
+        for system in ("ask", "search"):
+            for m in report["misses"][system]:
+                lines.append(f"  miss {system}: rank {m['rank']}: {m['q']}  (want {', '.join(m['ids'])})")
+    return "\n".join(lines)

@@ -1,0 +1,212 @@
+"""Search and ask on a small knowledge base written here (no upstream text), built into a temporary index."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from iamkb.cli import main
+from iamkb.search import ask, search
+from iamkb.search.analysis import analyze
+from iamkb.search.build import build_index
+from iamkb.search.evaluate import first_rank, load_questions, metrics, section_of
+
+URL = "https://docs.example/guide/"
+
+
+def _section(page: str, anchor: str, title: str, text: str, level: int = 2, examples=(), code: str = "") -> dict:
+    blocks = [{"type": "paragraph", "inlines": [], "text": text}]
+    if code:
+        blocks.append({"type": "code", "lang": "json", "code": code, "example": None})
+    return {"id": f"autoscaling/{page}#{anchor}", "page": f"autoscaling/{page}", "guide": "autoscaling",
+            "anchor": anchor, "level": level, "title": title, "parent": None, "path": ["Page", title],
+            "aliases": [], "blocks": blocks, "text": text, "links": [], "missing_content": [],
+            "mentions": {"actions": [], "condition_keys": []}, "examples": list(examples)}
+
+
+POLICY = '{"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "autoscaling:DeletePolicy", ' \
+         '"Resource": "*", "Condition": {"StringEquals": {"autoscaling:ResourceTag/environment": "production"}}}]}'
+EX = "example:autoscaling/demo#delete-policy:1"
+SECTIONS = [
+    _section("demo", "demo", "Demo page", "Overview of the demo page about groups.", level=1),
+    _section("demo", "delete-policy", "Control which scaling policies can be deleted",
+             "This policy denies DeletePolicy when the Auto Scaling group has the tag environment=production.",
+             examples=[EX], code=POLICY),
+    _section("demo", "slr", "Service-linked role for the service",
+             "The service-linked role lets the service launch instances on your behalf."),
+    _section("demo", "kms", "Key policy for encrypted volumes",
+             "Your customer managed key needs a key policy that allows the role to use it."),
+]
+EXAMPLES = [{"id": EX, "section": SECTIONS[1]["id"], "page": "autoscaling/demo", "n": 1, "kind": "identity",
+             "format": "document", "intro": "The following policy denies deleting policies.", "code": POLICY,
+             "policy": json.loads(POLICY), "error": None, "corrected": False, "correction": None}]
+ACTIONS = [{"id": "action:autoscaling:DeleteTags", "service": "autoscaling", "name": "DeleteTags",
+            "description": "Grants permission to delete the specified tags", "access_level": "Tagging",
+            "resource_types": [{"name": "autoScalingGroup", "required": True, "condition_keys": [],
+                                "dependent_actions": []}],
+            "condition_keys": ["aws:RequestTag/${TagKey}", "aws:TagKeys"], "dependent_actions": []},
+           {"id": "action:autoscaling:CreateAutoScalingGroup", "service": "autoscaling",
+            "name": "CreateAutoScalingGroup", "description": "Grants permission to create an Auto Scaling group",
+            "access_level": "Write", "resource_types": [], "condition_keys": [], "dependent_actions": []}]
+KEYS = [{"id": "condition_key:aws:RequestTag/${TagKey}", "key": "aws:RequestTag/${TagKey}", "service": "aws",
+         "type": "String", "description": "Filters access by the tags passed in the request"}]
+
+
+def _write_kb(folder: Path, reference: bool = True) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    pages = [{"id": "autoscaling/demo", "guide": "autoscaling", "page": "demo", "title": "Demo page", "url": URL,
+              "source": {}, "sections": [s["id"] for s in SECTIONS]}]
+    files = {"pages": pages, "sections": SECTIONS, "examples": EXAMPLES}
+    if reference:
+        files.update(actions=ACTIONS, condition_keys=KEYS, resource_types=[], managed_policies=[],
+                     services=[{"prefix": "autoscaling", "name": "Amazon EC2 Auto Scaling", "covered": True}])
+    for name, data in files.items():
+        (folder / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("kb")
+    _write_kb(root / "build")
+    syn = root / "synonyms.yml"
+    syn.write_text("asg: [auto scaling group]\nslr: [service-linked role]\ncmk: [customer managed key]\n")
+    counts = build_index(root / "build", root / "index", syn)
+    assert counts == {"action": 2, "condition_key": 1, "example": 1, "section": 4}
+    return root / "index"
+
+
+def ids(out: dict) -> list[str]:
+    return [r["id"] for r in out["results"]]
+
+
+def test_analyzer_keeps_identifiers_whole_and_split():
+    terms = analyze("autoscaling:CreateAutoScalingGroup")
+    assert "autoscaling:createautoscalinggroup" in terms and "createautoscalinggroup" in terms
+    assert set(analyze("create auto scaling groups")) <= set(terms)
+    assert "requesttag" in analyze("aws:RequestTag/${TagKey}")
+    assert analyze("CMK?") == ("cmk",)  # a trailing '?' is punctuation
+
+
+@pytest.mark.parametrize("query", ["autoscaling:CreateAutoScalingGroup", "CreateAutoScalingGroup",
+                                   "create auto scaling group"])
+def test_action_found_by_every_form_of_its_name(index, query):
+    assert ids(search(query, index=index))[0] == "action:autoscaling:CreateAutoScalingGroup"
+
+
+def test_condition_key_found_by_part_of_its_name(index):
+    assert "condition_key:aws:RequestTag/${TagKey}" in ids(search("RequestTag", index=index))[:2]
+
+
+def test_synonyms_and_spelling(index):
+    assert ids(search("SLR", index=index, kind="section"))[0] == "autoscaling/demo#slr"
+    assert ids(search("CMK", index=index, kind="section"))[0] == "autoscaling/demo#kms"
+    assert ids(search("servce linkd role", index=index, kind="section"))[0] == "autoscaling/demo#slr"
+
+
+def test_filters_and_snippets(index):
+    out = search("policy", kind="example", index=index)
+    assert ids(out) == [EX]
+    assert search("policy", guide="iam", index=index)["results"] == []
+    snippet = search("production", index=index)["results"][0]["snippet"]
+    assert "<mark>production</mark>" in snippet
+
+
+@pytest.mark.parametrize("query", ['title:"unbalanced', "((a OR", "autoscaling:Describe*", "${aws:username}",
+                                   "", "   ", "x" * 10_000, "politique d'accès ✓ 日本語", "AND OR NOT", "*", "?"])
+def test_any_query_gives_valid_json(index, query, capsys, monkeypatch):
+    monkeypatch.setenv("IAMKB_INDEX", str(index))
+    for command in ("search", "ask"):
+        assert main([command, "--json", query]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert set(out) == ({"query", "results"} if command == "search" else {"question", "answer", "results"})
+        for r in out["results"]:
+            assert set(r) == {"id", "kind", "title", "url", "score", "snippet"}
+
+
+def test_ask_quotes_the_section_and_its_example_for_a_howto(index):
+    out = ask("how do I stop people deleting scaling policies on production groups", index=index)
+    assert out["results"][0]["id"] == "autoscaling/demo#delete-policy"
+    assert "Control which scaling policies can be deleted" in out["answer"]
+    assert EX in out["answer"] and '"autoscaling:DeletePolicy"' in out["answer"]
+    assert URL + "#delete-policy" in out["answer"]
+
+
+def test_ask_answers_a_named_action_from_the_reference(index):
+    out = ask("autoscaling:DeleteTags", index=index)
+    assert out["results"][0]["id"] == "action:autoscaling:DeleteTags"
+    assert out["answer"].startswith("autoscaling:DeleteTags: access level Tagging; resource type "
+                                    "autoScalingGroup (required); condition keys aws:RequestTag/${TagKey}, aws:TagKeys")
+
+
+def test_ask_declines_when_nothing_is_relevant(index):
+    out = ask("recipe for sourdough bread", index=index)
+    assert out["answer"].startswith("Nothing in the knowledge base answers this")
+
+
+def test_ask_file_prints_one_object_per_line(index, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("IAMKB_INDEX", str(index))
+    f = tmp_path / "q.txt"
+    f.write_text("DeleteTags\n\nwhat is a service-linked role\n", encoding="utf-8")
+    assert main(["ask", "--json", "--file", str(f)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["question"] for line in lines] == ["DeleteTags", "what is a service-linked role"]
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("IAMKB_INDEX", str(tmp_path / "none"))
+    assert main(["search", "--json", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "iamkb index" in err
+    assert main(["ask", "--file", str(tmp_path / "missing.txt")]) == 2
+
+
+def test_rebuild_swaps_atomically_and_old_readers_keep_working(tmp_path):
+    _write_kb(tmp_path / "build", reference=False)
+    target = tmp_path / "index"
+    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    first = target.resolve()
+    before = search("production", index=target)
+    from iamkb.search.engine import engine
+
+    old = engine(target)
+    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    second = target.resolve()
+    assert target.is_symlink() and first != second and first.is_dir()  # previous generation kept
+    assert ids(search("production", index=target)) == ids(before)
+    assert old.search("production")[1][0].id == ids(before)[0]  # a reader opened before the swap still reads
+    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    assert not first.exists() and second.is_dir()  # older generations are removed
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("index")) == sorted(
+        ["index", second.name, target.resolve().name])
+
+
+def test_metrics_count_examples_for_their_section():
+    assert section_of("example:autoscaling/p#a:2") == "autoscaling/p#a"
+    assert first_rank(["x", "example:autoscaling/p#a:1"], ["autoscaling/p#a"]) == 2
+    m = metrics([1, 2, None, 4])
+    assert m == {"recall@1": 0.25, "recall@3": 0.5, "mrr@10": round((1 + 0.5 + 0.25) / 4, 4), "n": 4}
+
+
+def test_question_set_ids_exist_in_the_kb(kb_build):
+    questions = load_questions()
+    answerable = [q for q in questions if q.ids]
+    assert len(answerable) >= 100
+    heldout = sum(1 for q in answerable if q.heldout)
+    assert heldout == len(answerable) // 3
+    sections = {s["id"] for s in json.loads((kb_build / "sections.json").read_text(encoding="utf-8"))}
+    wanted = {i for q in questions for i in q.ids}
+    assert {i for i in wanted if "/" in i and "#" in i and not i.startswith("condition_key:")} <= sections
+    entity_files = ("actions", "condition_keys", "resource_types", "managed_policies")
+    if all((kb_build / f"{n}.json").exists() for n in entity_files):
+        entities = {r["id"] for n in entity_files for r in json.loads((kb_build / f"{n}.json").read_text())}
+        assert {i for i in wanted if i.split(":", 1)[0] in
+                ("action", "condition_key", "resource_type", "managed_policy")} <= entities
+
+
+def test_cold_ask_imports_no_kb_files(index, monkeypatch):
+    """ask answers from the index alone: the KB folder may be gone (the server needs only kb/index)."""
+    monkeypatch.setenv("IAMKB_BUILD", os.devnull)
+    assert ask("DeleteTags", index=index)["results"][0]["id"] == "action:autoscaling:DeleteTags"
