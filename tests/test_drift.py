@@ -120,3 +120,12 @@ def test_drift_without_a_build_is_exit_2(tmp_path, monkeypatch, capsys):
     assert main(["drift", "--json"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "drift.json" in err and "build-kb" in err
+
+
+def test_every_finding_kind_has_a_severity_and_is_in_the_schema():
+    from iamkb.drift import SEVERITY
+    from iamkb.paths import kb_dir
+
+    schema = (kb_dir() / "schema" / "drift.schema.json").read_text(encoding="utf-8")
+    for kind in SEVERITY:
+        assert f'"{kind}"' in schema, kind
