@@ -14,6 +14,17 @@ from iamkb import examples as ex
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "tests" / "oracle" / "simulate.cjs"
 
+# Scenarios where iamkb follows the IAM User Guide and iam-simulate does not (checked: iam-simulate still
+# disagrees, so a fix upstream shows up here as a stale entry).
+ORACLE_DISAGREES = {
+    # A policy variable holding a colon in an ARN's resource part: variables are replaced before the ARN is
+    # matched (iam/reference_policies_variables#policy-vars-resourceelement); iam-simulate splits the ARN at
+    # the colon inside ${aws:username} and never matches.
+    ("example:iam/reference_policies_variables#policy-vars-resourceelement:2", "create her queue"),
+    ("example:iam/reference_policies_variables#policy-vars-resourceelement:2", "delete her queue"),
+}
+
+
 @pytest.fixture(scope="module")
 def oracle_run(require_node: None, kb_build: Path) -> list[tuple[str, dict, dict]]:
     examples = {e["id"]: e for e in ex.load_examples(kb_build)}
@@ -44,6 +55,8 @@ def test_iam_simulate_reaches_the_expected_decisions(oracle_run: list) -> None:
     wrong = []
     for example_id, s, r in oracle_run:
         agrees = r["decision"] == s["expected"]
+        if (example_id, s["name"]) in ORACLE_DISAGREES:
+            agrees = not agrees
         if (s["status"] == "ok" and not agrees) or (s["status"] == "docs_wrong" and agrees):
             wrong.append((example_id, s["name"], s["expected"], r["decision"]))
     assert wrong == []

@@ -84,6 +84,27 @@ _SHORT_ARN = {
 }
 
 
+_VARIABLE = re.compile(r"\$\{[^}]*\}")
+
+
+def _outside_variables(text: str, chars: str) -> list[int]:
+    """Positions of `chars` in text that are not inside a policy variable: the colon of `${aws:username}` does
+    not separate ARN segments, since variables are replaced before matching (iam/reference_policies_variables#
+    policy-vars-resourceelement)."""
+    masked = _VARIABLE.sub(lambda m: "x" * len(m.group(0)), text)
+    return [i for i, c in enumerate(masked) if c in chars]
+
+
+def split_arn(text: str) -> list[str]:
+    """Split an ARN pattern at its colons, keeping colons inside policy variables."""
+    parts, start = [], 0
+    for i in _outside_variables(text, ":"):
+        parts.append(text[start:i])
+        start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
 def _product_split(service: str, region: str, account: str, resource: str) -> tuple[str, str]:
     """Split an ARN's resource part into its resource-type prefix (kept literal) and the id (may hold wildcards).
 
@@ -92,7 +113,8 @@ def _product_split(service: str, region: str, account: str, resource: str) -> tu
     """
     if service == "s3" and account == "" and region == "":
         return "", resource
-    slash, colon = resource.find("/"), resource.find(":")
+    slashes, colons = _outside_variables(resource, "/"), _outside_variables(resource, ":")
+    slash, colon = (slashes[0] if slashes else -1), (colons[0] if colons else -1)
     if slash != -1 and colon != -1:
         cut = min(slash, colon) + 1
     elif colon == -1:
@@ -116,7 +138,7 @@ class ResourcePattern:
         if text == "*":
             self.kind = "all"
             return
-        parts = text.split(":")
+        parts = split_arn(text)
         if len(parts) < 6:
             rule = _SHORT_ARN.get(policy_type, "expand")
             wildcard = parts[-1].endswith("*") if rule == "expand-if-trailing-wildcard" else "*" in text
