@@ -15,8 +15,8 @@ all: site
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=23"
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet --quiet --upgrade "pip>=23"
+	$(BIN)/python -m pip install --quiet --quiet -c constraints.txt -e ".[test]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -40,7 +40,7 @@ serve: site
 node:
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; else echo "npm not found: node-based tests will skip"; fi
 
-test: kb
+test: index
 	$(BIN)/ruff check iamkb tests scripts bench
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 

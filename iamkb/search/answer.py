@@ -12,21 +12,42 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from iamkb.search.analysis import STOPS, analyze
 from iamkb.search.documents import ENTITY_KINDS
 from iamkb.search.engine import QUESTION_WORDS, Engine, Hit, Query
 
-# Tuned on the tuning part of kb/questions.yml.
+
+@dataclass(frozen=True)
+class Weights:
+    """The rerank's knobs, tuned on the tuning part of kb/questions.yml (never on the held-out part)."""
+
+    entity: float = 0.55           # an entity the question does not name is rarely the answer to words
+    cover_base: float = 0.1        # the floor for a document that covers none of the question's words
+    title_cover: float = 0.5       # the share of the question's words the title says
+    heading_cover: float = 0.25     # the share the heading path (ancestors' titles and the title) says
+    title_precision: float = 0.25   # the share of the title's words the question says
+    synonym: float = 1.0           # credit for a word matched through a synonym rather than itself
+    idf: bool = True              # weigh the question's words by their rarity when measuring coverage
+    bm25_power: float = 0.75        # how much the retrieval score counts against the rerank's evidence
+    specific_top: int = 10         # how deep the section-versus-enclosing-section rule looks (0: off)
+    partial: float = 2.0           # exponent on the share of a multi-term form found (higher: stricter)
+    definition: float = 0.25        # boost of an overview section for "what is X"
+    howto_example: float = 0.0     # boost of a section with an example policy for a how-to question
+
+
+WEIGHTS = Weights()
 ASK_BOOSTS = {"title": 3.0, "names": 2.0, "body": 1.0}
-ENTITY_WEIGHT = 0.55      # an entity the question does not name is rarely the answer to a question in words
 MIN_COVERAGE = 0.5        # below this share of the question's words matched, say so instead of guessing
 ENTITY_CENTRIC_EXTRA = 2  # a question naming an entity with at most this many other words is about the entity
-RETRIEVE = 40
-TITLE_COVER = 1.0         # weight of the share of the question's words the title says
-TITLE_PRECISION = 0.0     # weight of the share of the title's words the question says
+RETRIEVE = 40             # sections and examples kept for the rerank
+RETRIEVE_ENTITIES = 8     # reference entities kept apart: 3,700 of them would crowd 400 sections out of the pool
+POOL = 160                # retrieval depth both are drawn from
 HOWTO = re.compile(r"\b(how|allow|deny|restrict|prevent|stop|only|require|limit|control|policy|policies|example|"
                    r"grant|let|force|give|permissions? to|can'?t|cannot)\b", re.IGNORECASE)
+DEFINITION = re.compile(r"\s*(what\s+(is|are)|what's|whats|define|definition\s+of|meaning\s+of)\b", re.IGNORECASE)
+OVERVIEW = re.compile(r"(overview|introduction|what\s+(is|are))\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"\S+")
 
@@ -41,28 +62,75 @@ class Candidate:
     examples: list[tuple[float, str]] = field(default_factory=list)  # (retrieval score, example id)
 
 
-def units(engine: Engine, query: Query) -> list[set[str]]:
-    """The question's content words, each as the set of index terms it may match (itself, correction, synonyms)."""
-    out: list[set[str]] = []
-    for w in query.words:
-        low = w.lower()
-        if low in STOPS or low in QUESTION_WORDS:
-            continue
-        terms = set(analyze(w))
-        if low in query.corrections:
-            terms |= set(analyze(query.corrections[low]))
-        for expansion in engine.synonyms.get(low, []):
-            terms |= set(analyze(expansion))
-        terms -= set(analyze(" ".join(QUESTION_WORDS)))
-        if terms:
-            out.append(terms)
+@dataclass(frozen=True)
+class Unit:
+    """One content word of the question and the forms it may be matched in: the word itself (a compound name
+    whole, or all of its parts), its spelling correction, its synonyms' expansions, each with a credit."""
+
+    word: str
+    forms: tuple[tuple[frozenset[str], float], ...]
+    weight: float = 1.0
+
+    @property
+    def terms(self) -> set[str]:
+        return set().union(*(f for f, _ in self.forms))
+
+    def match(self, terms: set[str] | frozenset[str], partial: float = 1.0) -> float:
+        """How well a document's terms carry this word: the best form's share of terms found (to the power
+        `partial`), times its credit (so "AWSServiceRoleForAutoScaling" is not matched by every page that
+        says "role", nor "ABAC" by every page that says "access")."""
+        return max((credit * (len(form & terms) / len(form)) ** partial for form, credit in self.forms), default=0.0)
+
+
+def _word_forms(word: str, credit: float, drop: set[str]) -> list[tuple[frozenset[str], float]]:
+    terms = [t for t in analyze(word) if t not in drop]
+    if not terms:
+        return []
+    if len(terms) == 1:
+        return [(frozenset(terms), credit)]
+    return [(frozenset(terms[:1]), credit), (frozenset(terms[1:]), credit)]
+
+
+def _phrase_synonyms(engine: Engine, text: str) -> dict[str, list[str]]:
+    """Synonym expansions of the question, keyed by each word of the shorthand that triggered them."""
+    out: dict[str, list[str]] = {}
+    regex = engine.synonym_regex()
+    for m in regex.finditer(text.lower()) if regex else ():
+        for word in m.group(1).split():
+            out.setdefault(word, []).extend(engine.synonyms[m.group(1)])
     return out
 
 
-def coverage(matched: set[str], question_units: list[set[str]]) -> float:
-    if not question_units:
+def units(engine: Engine, query: Query, weights: Weights = WEIGHTS) -> list[Unit]:
+    """The question's content words, each with the forms it may match (itself, correction, synonyms)."""
+    drop = set(analyze(" ".join(QUESTION_WORDS)))
+    synonyms = _phrase_synonyms(engine, query.text)
+    out: list[Unit] = []
+    seen: set[str] = set()
+    for w in query.words:
+        low = w.lower()
+        if low in STOPS or low in QUESTION_WORDS or low in seen:
+            continue
+        seen.add(low)
+        forms = _word_forms(w, 1.0, drop)
+        if low in query.corrections:
+            forms += _word_forms(query.corrections[low], 1.0, drop)
+        for expansion in synonyms.get(low, []):
+            terms = frozenset(analyze(expansion)) - drop
+            if terms:
+                forms.append((terms, weights.synonym))
+        if forms:
+            weight = max(engine.idf(t) for f, _ in forms[:1] for t in f) if weights.idf else 1.0
+            out.append(Unit(low, tuple(forms), weight))
+    return out
+
+
+def coverage(terms: set[str] | frozenset[str], question_units: list[Unit], partial: float = 1.0) -> float:
+    """The (weighted) share of the question's words a set of document terms carries."""
+    total = sum(u.weight for u in question_units)
+    if not total:
         return 0.0
-    return sum(1 for u in question_units if u & matched) / len(question_units)
+    return sum(u.weight * u.match(terms, partial) for u in question_units) / total
 
 
 def named_entities(engine: Engine, query: Query) -> list[str]:
@@ -84,8 +152,33 @@ def named_entities(engine: Engine, query: Query) -> list[str]:
     return found
 
 
-def rerank(engine: Engine, query: Query, hits: list[Hit], named: list[str]) -> list[Candidate]:
-    question_units = units(engine, query)
+def retrieve(engine: Engine, query: Query) -> list[Hit]:
+    """BM25F candidates: the best sections and examples, and apart from them the best few reference entities."""
+    if not query.terms:
+        return []
+    entity_docs = engine.entity_docnums()
+    top = engine.top_docs(engine.whoosh_query(query.terms, ASK_BOOSTS), POOL)
+    keep, n_docs, n_entities = [], 0, 0
+    for score, docnum in top:
+        if docnum in entity_docs:
+            if n_entities < RETRIEVE_ENTITIES:
+                n_entities += 1
+                keep.append((score, docnum))
+        elif n_docs < RETRIEVE:
+            n_docs += 1
+            keep.append((score, docnum))
+    return [engine.hit(docnum, score) for score, docnum in keep]
+
+
+def _heading_terms(hit: Hit) -> set[str]:
+    path = hit.data.get("path") or [hit.title]
+    return set(analyze(" ".join(path)))
+
+
+def gather(engine: Engine, query: Query, hits: list[Hit], named: list[str],
+           question_units: list[Unit]) -> list[Candidate]:
+    """Candidates from the hits (an example counts for its section), the named entities, and the question
+    terms each one holds in any field the rerank reads."""
     by_id: dict[str, Candidate] = {}
     for h in hits:
         if h.kind == "example":
@@ -99,57 +192,126 @@ def rerank(engine: Engine, query: Query, hits: list[Hit], named: list[str]) -> l
                     continue
                 cand = by_id[section] = Candidate(hit=doc)
             cand.hit.score = max(cand.hit.score, h.score * 0.9)
-            cand.matched |= h.matched
             cand.examples.append((h.score, h.id))
             continue
-        cand = by_id.setdefault(h.id, Candidate(hit=h))
-        if cand.hit is not h:  # the section was first seen through one of its examples
+        cand = by_id.get(h.id)
+        if cand is None:
+            by_id[h.id] = Candidate(hit=h)
+        else:  # the section was first seen through one of its examples
             cand.hit = Hit(**{**h.__dict__, "score": max(h.score, cand.hit.score)})
-        cand.matched |= h.matched
     for ident in named:
         if ident not in by_id:
             doc = engine.document(ident)
             if doc is not None:
                 by_id[ident] = Candidate(hit=doc)
-    if not by_id:
-        return []
-    docs_of = engine.term_docs(sorted(set().union(*question_units)) if question_units else [], list(ASK_BOOSTS),
+    all_terms = sorted(set().union(*(u.terms for u in question_units))) if question_units else []
+    docs_of = engine.term_docs(all_terms, list(ASK_BOOSTS),
                                [c.hit.docnum for c in by_id.values()] + [h.docnum for h in hits])
     for c in by_id.values():
-        c.matched |= {t for t, docs in docs_of.items() if c.hit.docnum in docs}
+        c.matched = {t for t, docs in docs_of.items() if c.hit.docnum in docs}
     for h in hits:
         if h.kind == "example" and h.data.get("section") in by_id:
             by_id[h.data["section"]].matched |= {t for t, docs in docs_of.items() if h.docnum in docs}
-    top = max(c.hit.score for c in by_id.values()) or 1.0
-    all_terms = set().union(*question_units) if question_units else set()
-    for c in by_id.values():
+    return list(by_id.values())
+
+
+def is_overview(hit: Hit) -> bool:
+    """A page's top section, or a section that introduces its topic ("Overview", "What is ABAC for AWS?")."""
+    return hit.kind == "section" and (hit.data.get("level") == 1 or bool(OVERVIEW.match(hit.title)))
+
+
+def rerank(engine: Engine, query: Query, candidates: list[Candidate], named: list[str],
+           question_units: list[Unit], weights: Weights = WEIGHTS) -> list[Candidate]:
+    """Order the candidates by retrieval score times the evidence BM25 does not weigh (see the module doc)."""
+    if not candidates:
+        return []
+    top = max(c.hit.score for c in candidates) or 1.0
+    question_terms = set(query.terms)
+    definition = bool(DEFINITION.match(query.text))
+    howto = bool(HOWTO.search(query.text))
+    for c in candidates:
         title_terms = set(analyze(c.hit.title))
-        cov = coverage(c.matched, question_units)
-        title_cov = coverage(title_terms, question_units)
-        # how much of the title the question says: a short title the question repeats is the topic asked about
-        title_prec = len(title_terms & all_terms) / len(title_terms) if title_terms else 0.0
-        weight = ENTITY_WEIGHT if c.hit.kind in ENTITY_KINDS else 1.0
-        c.score = (c.hit.score / top) * (0.4 + cov) * (1.0 + TITLE_COVER * title_cov + TITLE_PRECISION * title_prec) \
-            * weight
+        cov = coverage(c.matched, question_units, weights.partial)
+        title_cov = coverage(title_terms, question_units, weights.partial)
+        heading_cov = coverage(_heading_terms(c.hit), question_units, weights.partial) \
+            if weights.heading_cover else 0.0
+        title_prec = len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0
+        kind = weights.entity if c.hit.kind in ENTITY_KINDS else 1.0
+        if definition and is_overview(c.hit):
+            kind *= 1.0 + weights.definition
+        if howto and c.hit.kind == "section" and c.hit.data.get("examples"):
+            kind *= 1.0 + weights.howto_example
+        c.score = (c.hit.score / top) ** weights.bm25_power * (weights.cover_base + cov) \
+            * (1.0 + weights.title_cover * title_cov + weights.heading_cover * heading_cov
+               + weights.title_precision * title_prec) * kind
         c.hit.matched = frozenset(c.matched)
-    ranked = sorted(by_id.values(), key=lambda c: (-c.score, c.hit.id))
-    if named and ranked:
-        own = set().union(*(set(analyze(w)) for w in query.words if engine.entities.get(w.strip("${}").lower())))
-        extra = [u for u in question_units if not (u & own)]
-        best = ranked[0].score
-        lifted = best * (1.5 if len(extra) <= ENTITY_CENTRIC_EXTRA else 0.9)
-        for ident in named:
-            by_id[ident].score = max(by_id[ident].score, lifted)
-        ranked = sorted(by_id.values(), key=lambda c: (-c.score, c.hit.id))
+    ranked = sorted(candidates, key=lambda c: (-c.score, c.hit.id))
+    if named:
+        ranked = place_named(engine, query, ranked, named, question_units)
+    if weights.specific_top:
+        ranked = prefer_specific(ranked, question_units, weights.specific_top, weights.partial)
     return ranked
+
+
+def place_named(engine: Engine, query: Query, ranked: list[Candidate], named: list[str],
+                question_units: list[Unit]) -> list[Candidate]:
+    """Put the entities a question names first when the question is about them ("iam:PassRole", "DeleteTags
+    access level"), and right below the best section when it asks more ("example with aws:SourceArn and
+    aws:SourceAccount for the autoscaling role" wants the section that shows them)."""
+    wanted = set(named)
+    own = set().union(*(set(analyze(w)) for w in query.words
+                        if wanted & set(engine.entities.get(w.strip("${}").lower(), [])[:1])
+                        or wanted & set(engine.entities.get(query.corrections.get(w.lower(), ""), [])[:1])))
+    extra = [u for u in question_units if not (u.terms & own)]
+    by_id = {c.hit.id: c for c in ranked}
+    if len(extra) <= ENTITY_CENTRIC_EXTRA:
+        lifted = ranked[0].score * 1.5
+        for ident in named:
+            if ident in by_id:
+                by_id[ident].score = max(by_id[ident].score, lifted)
+    else:
+        best = max((c.score for c in ranked if c.hit.kind not in ENTITY_KINDS), default=0.0)
+        for ident in named:
+            if ident in by_id:
+                by_id[ident].score = best * 0.9 if best else by_id[ident].score
+    return sorted(ranked, key=lambda c: (-c.score, c.hit.id))
+
+
+def prefer_specific(ranked: list[Candidate], question_units: list[Unit], depth: int,
+                    partial: float = 1.0) -> list[Candidate]:
+    """A section ranks above an enclosing section of it (both near the top) when its heading path (its
+    ancestors' titles and its own) says more of the question: "vpc endpoint policy" wants "Create a VPC endpoint
+    policy" under the page "Amazon EC2 Auto Scaling and interface VPC endpoints", which BM25 prefers because the
+    page repeats "Auto Scaling". Siblings lifted over the same section keep their order."""
+    head = ranked[:depth]
+    by_id = {c.hit.id: c for c in head}
+    heading = {c.hit.id: coverage(_heading_terms(c.hit), question_units, partial) for c in head}
+    changed = False
+    for _ in range(2):  # a second pass settles chains (page > section > subsection)
+        for low in head:
+            for ident in low.hit.data.get("ancestors", []):
+                high = by_id.get(ident)
+                if high is not None and heading[low.hit.id] > heading[ident] + 1e-9 and low.score <= high.score:
+                    low.score = high.score + 1e-3 * low.score
+                    changed = True
+    return sorted(ranked, key=lambda c: (-c.score, c.hit.id)) if changed else ranked
+
+
+@lru_cache(maxsize=2048)
+def sentence_terms(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """A text's sentences with their index terms, memoized: the same sections come back question after
+    question in a batch, and analyzing their sentences again was a fifth of the time per question."""
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip() and s.strip() != "|"]
+    return tuple((s, frozenset(analyze(s))) for s in sentences)
 
 
 def key_sentences(text: str, terms: set[str], limit: int = 2) -> list[str]:
     """The sentences of a text that carry most of the question's terms (in text order), for quoting."""
-    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip() and s.strip() != "|"]
-    if not sentences:
+    analyzed = sentence_terms(text)
+    if not analyzed:
         return []
-    scored = [(len(set(analyze(s)) & terms), -i, s) for i, s in enumerate(sentences)]
+    sentences = [s for s, _ in analyzed]
+    scored = [(len(t & terms), -i, s) for i, (s, t) in enumerate(analyzed)]
     best = sorted(scored, reverse=True)[:limit]
     if best[0][0] == 0:
         return sentences[:1]
@@ -187,10 +349,12 @@ def _example_code(engine: Engine, c: Candidate) -> tuple[str, str] | None:
     return None
 
 
-def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate], named: list[str]) -> str:
+def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate], named: list[str],
+            question_units: list[Unit]) -> str:
     """The answer text: entity facts, then the best section quoted, then its example policy for a how-to."""
     terms = set(query.terms)
-    best_cov = max((coverage(set(c.hit.matched), units(engine, query)) for c in ranked[:3]), default=0.0)
+    plain = [Unit(u.word, u.forms) for u in question_units]  # abstention counts words, not their rarity
+    best_cov = max((coverage(c.hit.matched, plain) for c in ranked[:3]), default=0.0)
     if not ranked or (not named and best_cov < MIN_COVERAGE):
         closest = f" The closest match, \"{ranked[0].hit.title}\" ({ranked[0].hit.id}), covers too little of " \
                   f"the question." if ranked else ""
@@ -230,12 +394,13 @@ def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate]
 def ask(engine: Engine, question: str, limit: int = 10) -> dict:
     query = engine.parse(question)
     named = named_entities(engine, query)
-    hits = engine.run(engine.whoosh_query(query.terms, ASK_BOOSTS), limit=RETRIEVE, snippets=False) \
-        if query.terms else []
-    ranked = rerank(engine, query, hits, named)
+    question_units = units(engine, query)
+    candidates = gather(engine, query, retrieve(engine, query), named, question_units)
+    ranked = rerank(engine, query, candidates, named, question_units)
     terms = set(query.terms)
     results = [{**c.hit.result(), "score": round(c.score, 4), "snippet": snippet(c, terms)} for c in ranked[:limit]]
-    return {"question": question, "answer": compose(engine, question, query, ranked, named), "results": results}
+    return {"question": question, "answer": compose(engine, question, query, ranked, named, question_units),
+            "results": results}
 
 
 __all__ = ["ask"]

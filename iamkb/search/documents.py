@@ -65,18 +65,69 @@ def _block_code(blocks: list[dict]) -> Iterator[str]:
             yield from _block_code(item)
 
 
+def _is_toc(block: dict) -> bool:
+    """A list whose every item is one link into the KB: a page's table of contents ("Topics", "Contents")."""
+    items = block.get("items") or []
+    if block.get("type") != "list" or not items:
+        return False
+    for item in items:
+        if len(item) != 1 or item[0].get("type") != "paragraph":
+            return False
+        inlines = item[0].get("inlines") or []
+        if len(inlines) != 1 or inlines[0].get("t") != "link" or not inlines[0].get("target"):
+            return False
+    return True
+
+
+def toc_lines(blocks: list[dict]) -> set[str]:
+    """The lines of a section's text that are its table of contents (the list and its "Topics" heading)."""
+    out: set[str] = set()
+    for i, b in enumerate(blocks):
+        if _is_toc(b):
+            out.update(item[0].get("text", "") for item in b["items"])
+            if i and blocks[i - 1].get("type") == "paragraph" and len(blocks[i - 1].get("text", "")) < 20:
+                out.add(blocks[i - 1]["text"])
+    return out
+
+
+def section_body(section: dict) -> str:
+    """The section's prose: its text without code (indexed in the code field; left in, a policy's JSON makes a
+    section long and dilutes the words that say what it is about) and without its table of contents (a
+    page's "Topics" list repeats its subsections' titles, so the page would outrank the very subsection a
+    question names, "vpc endpoint policy")."""
+    text = section.get("text", "")
+    for code in sorted(_block_code(section.get("blocks", [])), key=len, reverse=True):
+        if code.strip():
+            text = text.replace(code, "")
+    toc = toc_lines(section.get("blocks", []))
+    lines = [line for line in text.split("\n") if line.strip() and line.strip() not in toc]
+    return "\n".join(lines)
+
+
+def ancestors(section: dict, by_id: dict[str, dict]) -> list[str]:
+    """Ids of a section's enclosing sections, nearest first (the rerank weighs a section against them)."""
+    out: list[str] = []
+    parent = section.get("parent")
+    while parent and parent in by_id and parent not in out:
+        out.append(parent)
+        parent = by_id[parent].get("parent")
+    return out
+
+
 def section_docs(pages: list[dict], sections: list[dict]) -> Iterator[SearchDoc]:
     page_by_id = {p["id"]: p for p in pages}
+    section_by_id = {s["id"]: s for s in sections}
     for s in sections:
         page = page_by_id[s["page"]]
         names = [s["anchor"], *s.get("aliases", []), *_mention_names(s.get("mentions", {}))]
-        ancestors = s["path"][:-1] if s["path"] else []
+        heading_above = s["path"][:-1] if s["path"] else []
         yield SearchDoc(
             id=s["id"], kind="section", guide=s["guide"], title=s["title"], url=section_url(page["url"], s),
-            path=" / ".join(ancestors), body=s.get("text", ""), code="\n".join(_block_code(s.get("blocks", []))),
+            path=" / ".join(heading_above), body=section_body(s), code="\n".join(_block_code(s.get("blocks", []))),
             names=" ".join(names),
             data={"page": s["page"], "page_title": page["title"], "level": s["level"],
-                  "examples": list(s.get("examples", [])), "path": s["path"]})
+                  "examples": list(s.get("examples", [])), "path": s["path"],
+                  "ancestors": ancestors(s, section_by_id)})
 
 
 def _policy_names(policy: Any) -> list[str]:

@@ -7,6 +7,7 @@ cost `ask` pays once; every later question reuses the open searcher.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,8 @@ FIELD_BOOSTS = {"title": 3.0, "names": 2.0, "path": 1.0, "body": 1.0, "code": 0.
 QUESTION_WORDS = frozenset(
     ["how", "what", "which", "who", "whom", "why", "where", "do", "does", "did", "i", "me", "my", "mine", "our", "should", "would", "could", "there", "get", "got", "want", "wants", "need", "needs", "please", "tell", "show", "explain", "about", "any", "some", "way", "ways"])
 MAX_DF_SHARE = 0.4
+MIN_CORRECT_LEN = 4     # shorter words are names or shorthand more often than typos
+SHORT_WORD_MIN_DF = 25  # a word of up to 5 letters is only corrected to a word in at least this many documents
 MAX_QUERY_CHARS = 2000
 MAX_TERMS = 64
 HIGHLIGHT = ("<mark>", "</mark>")
@@ -84,21 +87,80 @@ class Engine:
         self.entities: dict[str, list[str]] = meta.get("entities", {})
         self.counts: dict[str, int] = meta.get("counts", {})
         self._syn_re = _synonym_regex(self.synonyms)
+        self._idf: dict[str, float] = {}
+        self._entity_docnums: frozenset[int] | None = None
+        self._stored_cache: dict[int, dict[str, Any]] = {}
+        self._docnum_cache: dict[str, int | None] = {}
+
+    def synonym_regex(self) -> re.Pattern[str] | None:
+        """The synonym table's keys as one regex (longest first, whole words only)."""
+        return self._syn_re
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a term in the prose (body) of the sections and examples (the reference
+        entities would make every word of their boilerplate look common), memoized per process."""
+        if term not in self._idf:
+            reader = self.searcher.reader()
+            entities = self.entity_docnums()
+            df = sum(1 for d in reader.postings("body", term).all_ids() if d not in entities) \
+                if ("body", term) in reader else 0
+            self._idf[term] = math.log((reader.doc_count() - len(entities) + 1) / (df + 1)) + 1.0
+        return self._idf[term]
+
+    def entity_docnums(self) -> frozenset[int]:
+        """Document numbers of the reference entities, read once from the kind field's postings."""
+        if self._entity_docnums is None:
+            from iamkb.search.documents import ENTITY_KINDS
+
+            reader = self.searcher.reader()
+            self._entity_docnums = frozenset(
+                d for k in ENTITY_KINDS if ("kind", k) in reader for d in reader.postings("kind", k).all_ids())
+        return self._entity_docnums
 
     # --- query building ------------------------------------------------------------------------------------
 
     def correct(self, word: str) -> str | None:
-        """The nearest vocabulary word to an unknown word (edit distance 1, or 2 for long words), else None."""
+        """The nearest vocabulary word to an unknown word, else None. Edit distance counts a swap of two
+        letters as one edit ("tempalte"); 1 edit for words of up to 5 letters, 2 for longer ones. A short word
+        is only corrected to a common one: "polcy" is surely "policy", but "paren" need not be "parent"."""
         from rapidfuzz import process
-        from rapidfuzz.distance import Levenshtein
+        from rapidfuzz.distance import OSA
 
-        limit = 1 if len(word) <= 5 else 2
-        found = process.extract(word, self.vocabulary.keys(), scorer=Levenshtein.distance,
-                                score_cutoff=limit, limit=8)
+        if len(word) < MIN_CORRECT_LEN:
+            return None
+        short = len(word) <= 5
+        found = process.extract(word, self.vocabulary.keys(), scorer=OSA.distance,
+                                score_cutoff=1 if short else 2, limit=8)
+        if short:
+            found = [m for m in found if self.vocabulary[m[0]] >= SHORT_WORD_MIN_DF]
         if not found:
             return None
         best = min(found, key=lambda m: (m[1], -self.vocabulary[m[0]], m[0]))
         return best[0]
+
+    def known(self, word: str) -> bool:
+        """Whether a word needs no correction: the index has it as typed, or its stem (so "deleting" stands
+        when the docs only say "delete"), or the synonym table does."""
+        low = word.lower()
+        if low in self.vocabulary or low in self.synonyms:
+            return True
+        reader = self.searcher.reader()
+        return any(("body", t) in reader or ("title", t) in reader for t in analyze(low)[:1])
+
+    def corrections_of(self, word: str) -> str | None:
+        """A corrected spelling of one typed word; a hyphenated word is corrected part by part
+        ("service-linkd" becomes "service-linked"). None when nothing changes."""
+        low = word.lower()
+        if low in STOPS or low in QUESTION_WORDS or self.known(low):
+            return None
+        if "-" in low:
+            parts = low.split("-")
+            fixed = [p if not p.isalpha() or self.known(p) else (self.correct(p) or p) for p in parts]
+            return "-".join(fixed) if fixed != parts else None
+        if not low.isalpha():
+            return None
+        fixed = self.correct(low)
+        return fixed if fixed and fixed != low else None
 
     def parse(self, text: str) -> Query:
         text = _bounded(text)
@@ -109,11 +171,10 @@ class Engine:
         corrections: dict[str, str] = {}
         for w in words:
             low = w.lower()
-            if (low in self.vocabulary or low in self.synonyms or low in STOPS or low in QUESTION_WORDS
-                    or len(low) < 4 or not low.isalpha() or low in corrections):
+            if low in corrections:
                 continue
-            fixed = self.correct(low)
-            if fixed and fixed != low:
+            fixed = self.corrections_of(low)
+            if fixed:
                 corrections[low] = fixed
         full = " ".join([text, *expansions, *corrections.values()])
         stops = set(analyze(" ".join(QUESTION_WORDS)))
@@ -165,7 +226,7 @@ class Engine:
         if guide:
             filters.append(Term("guide", guide))
         flt = (filters[0] if len(filters) == 1 else And(filters)) if filters else None
-        results = self.searcher.search(q, limit=limit, filter=flt)
+        results = self.searcher.search(q, limit=limit, filter=flt, optimize=False)
         results.fragmenter = ContextFragmenter(maxchars=220, surround=60)
         results.formatter = _mark_formatter()
         hits = []
@@ -204,14 +265,31 @@ class Engine:
             hits = self.run(self.whoosh_query(query.terms), kind=kind, guide=guide, limit=limit)
         return query, hits
 
-    def document(self, ident: str) -> Hit | None:
-        docnum = self.searcher.document_number(id=ident)
-        if docnum is None:
-            return None
-        stored = self.searcher.stored_fields(docnum)
+    def top_docs(self, q, limit: int) -> list[tuple[float, int]]:
+        """The best (score, docnum) pairs for a query, without loading any stored fields."""
+        return list(self.searcher.search(q, limit=limit, optimize=False).top_n)
+
+    def _stored(self, docnum: int) -> dict[str, Any]:
+        """A document's stored fields with `data` decoded, memoized: a batch of questions reads the same few
+        hundred sections again and again (unpickling them was a tenth of the time per question). Shared:
+        treat as read-only."""
+        if docnum not in self._stored_cache:
+            stored = dict(self.searcher.stored_fields(docnum))
+            stored["data"] = json.loads(stored.get("data") or "{}")
+            self._stored_cache[docnum] = stored
+        return self._stored_cache[docnum]
+
+    def hit(self, docnum: int, score: float) -> Hit:
+        stored = self._stored(docnum)
         return Hit(id=stored["id"], kind=stored["kind"], guide=stored["guide"], title=stored["title"],
-                   url=stored.get("url", ""), score=0.0, body=stored.get("body", ""),
-                   data=json.loads(stored.get("data") or "{}"), docnum=docnum)
+                   url=stored.get("url", ""), score=score, body=stored.get("body", ""),
+                   data=stored["data"], docnum=docnum)
+
+    def document(self, ident: str) -> Hit | None:
+        if ident not in self._docnum_cache:
+            self._docnum_cache[ident] = self.searcher.document_number(id=ident)
+        docnum = self._docnum_cache[ident]
+        return None if docnum is None else self.hit(docnum, 0.0)
 
     def term_docs(self, terms: list[str], fields: list[str], docnums: list[int]) -> dict[str, set[int]]:
         """For each term, which of the given documents hold it in any of the fields: what a candidate matched,

@@ -115,7 +115,7 @@ def action_page(site: Site, rec: dict) -> tuple[str, str]:
     resource_level = any(rt.get("name") for rt in rec.get("resource_types", []))
     parts = [front_matter(full, action_keywords(rec), rec.get("description")), heading(1, full, "action"),
              md.esc(rec.get("description") or ""),
-             table(["", ""], [["Service", code(rec["service"])], ["Access level", md.esc(level)],
+             table(["Property", "Value"], [["Service", code(rec["service"])], ["Access level", md.esc(level)],
                               ["Resource-level permissions", "yes" if resource_level else "no (use \"Resource\": \"*\")"]],
                    sortable=False),
              heading(2, "Resource types", "resource-types"),
@@ -141,7 +141,7 @@ def condition_key_page(site: Site, rec: dict) -> tuple[str, str]:
     parts = [front_matter(rec["key"], [rec["key"], rec["key"].split(":", 1)[-1], "condition key"],
                           rec.get("description")),
              heading(1, rec["key"], "condition-key"), md.esc(rec.get("description") or ""),
-             table(["", ""], [["Service", code(rec.get("service") or "")], ["Type", md.esc(rec.get("type") or "")],
+             table(["Property", "Value"], [["Service", code(rec.get("service") or "")], ["Type", md.esc(rec.get("type") or "")],
                               ["Source", md.esc(rec.get("source") or "")]], sortable=False)]
     users = [a for a in acts.get(rec["key"], []) if site.entity_path(a)]
     if users:
@@ -181,7 +181,7 @@ def managed_policy_page(site: Site, rec: dict) -> tuple[str, str]:
     latest = versions[-1] if versions else None
     parts = [front_matter(rec["name"], [rec["name"], "AWS managed policy", "managed policy"]),
              heading(1, rec["name"], "managed-policy"),
-             table(["", ""], [["ARN", code(rec.get("arn") or "")], ["Created", md.esc(rec.get("created") or "")],
+             table(["Property", "Value"], [["ARN", code(rec.get("arn") or "")], ["Created", md.esc(rec.get("created") or "")],
                               ["Updated", md.esc(rec.get("updated") or "")],
                               ["Latest version", md.esc(rec.get("latest_version") or "")],
                               ["Data", md.esc(_source(rec.get("source") or {}))]], sortable=False)]
