@@ -326,16 +326,9 @@ def add_drift_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_drift() -> dict:
-    from iamkb.errors import InputError
-    from iamkb.paths import build_dir
+    from iamkb.kb import load
 
-    path = build_dir() / "drift.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("missing: run `iamkb build-kb` first", where=str(path)) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+    return load("drift")
 
 
 def run_drift(args: argparse.Namespace) -> int:

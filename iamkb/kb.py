@@ -55,6 +55,8 @@ def load(name: str, build_dir: Path | None = None) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError("not built yet (run `iamkb build-kb` or `make kb`)", where=str(path)) from None
+    except json.JSONDecodeError as err:
+        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
 
 
 def parse_corpus(pages: list[sources.PageSource], cache: Path, progress=None) -> dict[str, Any]:

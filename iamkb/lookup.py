@@ -16,15 +16,9 @@ from iamkb.refdata import Reference, load_reference, nearest
 
 
 def _load(name: str) -> object:
-    from iamkb.paths import build_dir
+    from iamkb.kb import load
 
-    path = build_dir() / f"{name}.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("missing: run `iamkb build-kb` first", where=str(path)) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+    return load(name)
 
 
 def _did_you_mean(names: list[str]) -> str:

@@ -7,12 +7,24 @@ IAMKB_REQUIRE_ALL=1, which turns such a skip into a failure (a green CI must hav
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def count_headings(markdown: str) -> int:
+    """An independent count of ATX headings outside fenced code: a line scanner, not the parser under test."""
+    count, fenced = 0, False
+    for line in markdown.splitlines():
+        if line.strip().startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"^#{1,6} ", line):
+            count += 1
+    return count
 
 
 def need(condition: bool, reason: str) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
+from conftest import count_headings
 
 from iamkb import kb, sources
 from iamkb.cli import main
@@ -19,21 +19,11 @@ def full_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return kb.build("full", build_dir=build / "build", base_only=True) | {"_dir": build / "build"}
 
 
-def _headings(text: str) -> int:
-    count, fenced = 0, False
-    for line in text.splitlines():
-        if line.strip().startswith("```"):
-            fenced = not fenced
-        elif not fenced and re.match(r"^#{1,6} ", line):
-            count += 1
-    return count
-
-
 def test_every_page_of_both_guides_is_parsed(full_report):
     pages = sources.load_manifest().profile("full")
     assert full_report["pages"] == len(pages) == 545
     for page in pages:
-        expected = _headings(sources.read_verified(page, cache_dir()))
+        expected = count_headings(sources.read_verified(page, cache_dir()))
         assert full_report["sections_per_page"][page.page_id] == expected, page.page_id
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import count_headings
 
 from iamkb import sources
 from iamkb.kb import load
@@ -21,17 +22,6 @@ def _source_text(page_id: str) -> str:
     manifest = sources.load_manifest()
     page = next(p for p in manifest.pages if p.page_id == page_id)
     return sources.read_verified(page, cache_dir())
-
-
-def _headings_outside_code(text: str) -> int:
-    """An independent count of ATX headings: a line scanner, not the parser."""
-    count, fenced = 0, False
-    for line in text.splitlines():
-        if line.strip().startswith("```"):
-            fenced = not fenced
-        elif not fenced and re.match(r"^#{1,6} ", line):
-            count += 1
-    return count
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +38,7 @@ def test_default_profile_has_every_page_of_the_manifest(kb):
 def test_sections_per_page_match_the_headings_of_each_source(kb):
     per_page = kb["report"]["sections_per_page"]
     for page_id, n in per_page.items():
-        assert n == _headings_outside_code(_source_text(page_id)), page_id
+        assert n == count_headings(_source_text(page_id)), page_id
 
 
 def test_section_ids_are_unique_and_parents_exist(kb):

@@ -210,3 +210,121 @@ def test_cold_ask_imports_no_kb_files(index, monkeypatch):
     """ask answers from the index alone: the KB folder may be gone (the server needs only kb/index)."""
     monkeypatch.setenv("IAMKB_BUILD", os.devnull)
     assert ask("DeleteTags", index=index)["results"][0]["id"] == "action:autoscaling:DeleteTags"
+
+
+# --- the rerank and the query parser (issue 6, continued) ------------------------------------------------------
+
+def _toc(*targets: tuple[str, str]) -> list[dict]:
+    """A page's "Topics" paragraph and its list of links to its subsections, as the parser writes them."""
+    items = [[{"type": "paragraph", "text": title,
+               "inlines": [{"t": "link", "href": "#" + anchor, "target": f"autoscaling/vpce#{anchor}",
+                            "c": [{"t": "text", "v": title}]}]}] for anchor, title in targets]
+    return [{"type": "paragraph", "text": "Topics", "inlines": []}, {"type": "list", "items": items}]
+
+
+def _tree_kb(folder: Path, regions: int) -> None:
+    """Pages with subsections, and `regions` reference actions named ...Region... that crowd a question about
+    Regions: what the rerank's section/subsection rule and the separate entity pool are for."""
+    page = "Amazon EC2 Auto Scaling and interface VPC endpoints"
+    intro = ("You can configure Amazon EC2 Auto Scaling to use an interface VPC endpoint. Amazon EC2 Auto Scaling "
+             "VPC endpoints keep Auto Scaling traffic in the AWS network.")
+    top = _section("vpce", "vpce", page, intro + "\nTopics\nCreate a VPC endpoint policy", level=1)
+    top["blocks"] += _toc(("vpce-policy", "Create a VPC endpoint policy"))
+    top["path"] = [page]
+    child = _section("vpce", "vpce-policy", "Create a VPC endpoint policy",
+                     "You can attach a policy to your endpoint to control access to the API.")
+    child.update(parent=top["id"], path=[page, "Create a VPC endpoint policy"])
+    slr = _section("slr", "slr", "Service-linked roles",
+                   "A service-linked role is a unique type of role that is linked to a service.", level=1)
+    slr["path"] = ["Service-linked roles"]
+    slr_kids = []
+    for anchor, title in (("slr-create", "Create a service-linked role"),
+                          ("slr-delete", "Delete a service-linked role")):
+        kid = _section("slr", anchor, title, f"{title.split()[0]} the service-linked role of the service-linked "
+                                             f"role page for the role.")
+        kid.update(parent=slr["id"], path=["Service-linked roles", title])
+        slr_kids.append(kid)
+    region = _section("keys", "requested-region", "aws:RequestedRegion",
+                      "Use this key to control which Regions can be requested.", level=1)
+    sections = [top, child, slr, *slr_kids, region]
+    pages = [{"id": f"autoscaling/{p}", "guide": "autoscaling", "page": p, "title": t, "url": URL + p,
+              "source": {}, "sections": [s["id"] for s in sections if s["page"] == f"autoscaling/{p}"]}
+             for p, t in (("vpce", page), ("slr", "Service-linked roles"), ("keys", "Keys"))]
+    actions = [{"id": f"action:svc{i}:ListRegions", "service": f"svc{i}", "name": "ListRegions",
+                "description": "Grants permission to list the Regions which can be used", "access_level": "List",
+                "resource_types": [], "condition_keys": [], "dependent_actions": []} for i in range(regions)]
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in {"pages": pages, "sections": sections, "examples": [], "actions": actions,
+                       "condition_keys": [], "resource_types": [], "managed_policies": [], "services": []}.items():
+        (folder / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def tree_index(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("tree")
+    _tree_kb(root / "build", regions=60)
+    counts = build_index(root / "build", root / "index", root / "none.yml")
+    assert counts == {"action": 60, "section": 6}
+    return root / "index"
+
+
+def test_section_body_drops_the_table_of_contents_and_the_code():
+    from iamkb.search.documents import section_body
+
+    s = _section("p", "a", "Page", "Intro words.\nTopics\nCreate a VPC endpoint policy", level=1, code=POLICY)
+    s["text"] += "\n" + POLICY + "\nAfter the policy."
+    s["blocks"] += _toc(("vpce-policy", "Create a VPC endpoint policy"))
+    assert section_body(s) == "Intro words.\nAfter the policy."
+
+
+def test_a_subsection_that_says_more_of_the_question_ranks_above_its_page(tree_index):
+    # BM25 prefers the page (it repeats "Auto Scaling" and "VPC endpoint"); only the subsection's heading path
+    # says "policy" as well.
+    assert ids(search("vpc endpoint policy for auto scaling", index=tree_index, kind="section"))[0] \
+        == "autoscaling/vpce#vpce"
+    assert ids(ask("vpc endpoint policy for auto scaling", index=tree_index))[:2] == [
+        "autoscaling/vpce#vpce-policy", "autoscaling/vpce#vpce"]
+
+
+def test_what_is_asks_for_the_overview(tree_index):
+    assert ids(ask("what is a service-linked role", index=tree_index))[0] == "autoscaling/slr#slr"
+    assert ids(ask("delete a service-linked role", index=tree_index))[0] == "autoscaling/slr#slr-delete"
+
+
+def test_many_matching_entities_do_not_crowd_out_the_section(tree_index):
+    from iamkb.search.answer import RETRIEVE_ENTITIES
+
+    out = ids(ask("restrict which regions people can use", index=tree_index))
+    assert out[0] == "autoscaling/keys#requested-region"
+    assert sum(1 for i in out if i.startswith("action:")) == min(RETRIEVE_ENTITIES, len(out) - 1)
+
+
+def test_named_entity_first_only_when_the_question_is_about_it(index):
+    assert ids(ask("DeleteTags access level", index=index))[0] == "action:autoscaling:DeleteTags"
+    # more words than the name: the section that shows it comes first, the entity right after
+    out = ids(ask("example denying DeleteTags on production groups with a tag condition", index=index))
+    assert out[:2] == ["autoscaling/demo#delete-policy", "action:autoscaling:DeleteTags"]
+
+
+def test_spelling_correction_keeps_known_words_and_fixes_hyphenated_ones(index):
+    from iamkb.search.engine import Engine
+
+    e = Engine(index)
+    e.vocabulary = {**e.vocabulary, "parent": 3, "policy": 500, "service-linked": 9, "linked": 9}
+    fixes = e.parse("servce-linkd paren polcy deleting permisison").corrections
+    assert fixes == {"servce-linkd": "service-linked", "polcy": "policy"}
+    e.vocabulary["permission"] = 40
+    assert e.parse("permisison").corrections == {"permisison": "permission"}  # a swap is one edit
+
+
+def test_unit_matching_needs_the_whole_name_or_its_expansion(index):
+    from iamkb.search.answer import Unit, coverage
+
+    unit = Unit("awsserviceroleforautoscaling",
+                ((frozenset({"awsserviceroleforautosc"}), 1.0), (frozenset({"servic", "link", "role"}), 1.0)))
+    assert unit.match({"awsserviceroleforautosc"}) == 1.0
+    assert unit.match({"servic", "link", "role", "other"}) == 1.0
+    assert unit.match({"role"}, partial=2.0) == pytest.approx(1 / 9)
+    rare = Unit("vpc", ((frozenset({"vpc"}), 1.0),), weight=3.0)
+    common = Unit("auto", ((frozenset({"auto"}), 1.0),), weight=1.0)
+    assert coverage({"vpc"}, [rare, common]) == 0.75
