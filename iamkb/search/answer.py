@@ -1,10 +1,12 @@
 """Ask: retrieve, rerank, and compose an answer in the words of the docs, citing every source by id and URL.
 
-Retrieval is the same BM25F index as search; the rerank adds what BM25 does not see: how many of the question's
-words a document covers (a section that answers "deleting scaling policies on production groups" covers most of
-them, a long page that repeats "policy" covers few), whether its title says it, the kind of document (a
-reference entity answers a question about that entity, a section answers a how-to), and the reference entity a
-question names outright. Examples count for the section they belong to.
+Retrieval is the same BM25F index as search, with sections (and examples) and reference entities drawn from
+separate pools so that 3,700 entities cannot crowd 400 sections out. The rerank adds what BM25 does not see:
+how much of the question a document covers (each word matched as typed, as its correction, or through a
+synonym, weighted by its rarity; a compound name or an expansion counts only when all of it matches), whether
+its title and heading path say it, the kind of document, the question's type ("what is X" wants an overview),
+whether a section says more of the question than the section enclosing it, and the reference entity a question
+names outright. Examples count for the section they belong to.
 """
 
 from __future__ import annotations
