@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= default
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: all venv fetch kb index site serve test lint bench node clean
 
