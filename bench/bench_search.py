@@ -225,10 +225,10 @@ def main() -> int:
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    print(f"{'system':<34} {'part':<8} {'n':>4} {'R@1':>6} {'R@3':>6} {'MRR@10':>7}")
+    print(f"{'system':<34} {'part':<11} {'n':>4} {'R@1':>6} {'R@3':>6} {'MRR@10':>7}")
     for name, parts in rows.items():
         for part, m in parts.items():
-            print(f"{name:<34} {part:<8} {m['n']:>4} {m['recall@1']:>6.3f} {m['recall@3']:>6.3f} {m['mrr@10']:>7.3f}")
+            print(f"{name:<34} {part:<11} {m['n']:>4} {m['recall@1']:>6.3f} {m['recall@3']:>6.3f} {m['mrr@10']:>7.3f}")
     print(json.dumps(report["speed"]))
     return 0
 

@@ -196,6 +196,9 @@ def test_question_set_ids_exist_in_the_kb(kb_build):
     assert len(answerable) >= 100
     heldout = sum(1 for q in answerable if q.heldout)
     assert heldout == len(answerable) // 3
+    for batch in {q.batch for q in questions}:  # each batch keeps its own held-out third
+        part = [q for q in answerable if q.batch == batch]
+        assert sum(1 for q in part if q.heldout) == len(part) // 3
     sections = {s["id"] for s in json.loads((kb_build / "sections.json").read_text(encoding="utf-8"))}
     wanted = {i for q in questions for i in q.ids}
     assert {i for i in wanted if "/" in i and "#" in i and not i.startswith("condition_key:")} <= sections
@@ -348,3 +351,67 @@ def test_unit_matching_needs_the_whole_name_or_its_expansion(index):
     rare = Unit("vpc", ((frozenset({"vpc"}), 1.0),), weight=3.0)
     common = Unit("auto", ((frozenset({"auto"}), 1.0),), weight=1.0)
     assert coverage({"vpc"}, [rare, common]) == 0.75
+
+
+# --- batches, cross-validation, corrected shorthand (issue 6, continued again) --------------------------------
+
+def test_question_batches_are_scored_apart(tmp_path):
+    from iamkb.errors import InputError
+    from iamkb.search.evaluate import parts_of, score
+
+    f = tmp_path / "q.yml"
+    f.write_text("- {q: a, ids: [x]}\n- {q: b, ids: [y], heldout: true}\n- {q: c, ids: [z], batch: 2}\n"
+                 "- {q: d, ids: [w], batch: 2, heldout: true}\n- {q: e, ids: [], batch: 2}\n")
+    questions = load_questions(f)
+    assert [q.batch for q in questions] == [1, 1, 2, 2, 2]
+    parts = parts_of(questions)
+    assert {k: [q.q for q in v] for k, v in parts.items()} == {
+        "tune": ["a", "c"], "heldout": ["b", "d"], "all": ["a", "b", "c", "d"],
+        "tune.b1": ["a"], "heldout.b1": ["b"], "tune.b2": ["c"], "heldout.b2": ["d"]}
+    answers = {"a": ["x"], "b": ["no"], "c": ["no", "z"], "d": ["w"], "e": []}
+    m = score(lambda t: answers[t], questions)["metrics"]
+    assert (m["heldout.b1"]["recall@1"], m["heldout.b2"]["recall@1"], m["tune.b2"]["mrr@10"]) == (0.0, 1.0, 0.5)
+    assert list(parts_of(questions[:2])) == ["tune", "heldout", "all"]  # one batch: no per-batch parts
+    f.write_text("- {q: a, ids: [x], batch: zero}\n")
+    with pytest.raises(InputError, match="batch"):
+        load_questions(f)
+
+
+def test_a_corrected_shorthand_expands_like_the_shorthand(index):
+    from iamkb.search.answer import units
+    from iamkb.search.engine import Engine
+
+    e = Engine(index)
+    e.vocabulary = {**e.vocabulary, "autoscaling": 30}
+    e.synonyms = {**e.synonyms, "autoscaling": ["auto scaling group"]}
+    q = e.parse("autoscalling")
+    assert q.corrections == {"autoscalling": "autoscaling"}
+    assert q.expansions == ["auto scaling group"]
+    (unit,) = units(e, q)
+    assert unit.match(set(analyze("auto scaling group"))) == 1.0
+
+
+def test_cross_validation_tunes_on_other_folds_only(index):
+    from dataclasses import replace
+
+    from iamkb.search import tune
+    from iamkb.search.answer import WEIGHTS
+    from iamkb.search.engine import Engine
+    from iamkb.search.evaluate import Question
+
+    assert tune.folds(list(range(7)), 3) == [[0, 3, 6], [1, 4], [2, 5]]
+    e = Engine(index)
+    qs = [Question("DeleteTags access level", ("action:autoscaling:DeleteTags",), "entity", False),
+          Question("stop deleting scaling policies on production groups",
+                   ("autoscaling/demo#delete-policy",), "plain", False),
+          Question("key policy for my cmk", ("autoscaling/demo#kms",), "jargon", False)]
+    prepared = tune.prepare(e, qs)
+    assert tune.ranks(e, prepared, WEIGHTS) == [1, 1, 1]
+    # no grid: nothing to tune, so the tuned and untuned scores are the same questions scored the same way
+    cv = tune.cross_validate(e, prepared, k=3, grid={})
+    assert cv["cv_tuned"] == cv["cv_untuned"] == metrics([1, 1, 1])
+    assert cv["changes_per_fold"] == [{}, {}, {}]
+    # an ascent only takes a change that scores better than where it started
+    start = replace(WEIGHTS, entity=0.05)
+    best = tune.coordinate_ascent(e, prepared, start, {"entity": (0.05, 0.55)})
+    assert tune.objective(tune.ranks(e, prepared, best)) >= tune.objective(tune.ranks(e, prepared, start))

@@ -176,6 +176,8 @@ class Engine:
             fixed = self.corrections_of(low)
             if fixed:
                 corrections[low] = fixed
+                # a misspelled shorthand expands like the shorthand ("autoscalling" -> "auto scaling")
+                expansions.extend(self.synonyms.get(fixed, []))
         full = " ".join([text, *expansions, *corrections.values()])
         stops = set(analyze(" ".join(QUESTION_WORDS)))
         terms = [t for t in analyze(full) if t not in stops][:MAX_TERMS]

@@ -26,6 +26,7 @@ class Question:
     ids: tuple[str, ...]
     style: str
     heldout: bool
+    batch: int = 1  # the round of writing it came from; each batch's held-out part is also scored apart
 
     @property
     def answerable(self) -> bool:
@@ -53,7 +54,11 @@ def load_questions(path: Path | None = None) -> list[Question]:
         ids = item.get("ids") or []
         if not isinstance(ids, list) or not all(isinstance(x, str) for x in ids):
             raise InputError("'ids' must be a list of ids", where=where)
-        out.append(Question(item["q"], tuple(ids), str(item.get("style", "")), bool(item.get("heldout", False))))
+        batch = item.get("batch", 1)
+        if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+            raise InputError("'batch' must be a positive integer", where=where)
+        out.append(Question(item["q"], tuple(ids), str(item.get("style", "")), bool(item.get("heldout", False)),
+                            batch))
     return out
 
 
@@ -81,12 +86,25 @@ def metrics(ranks: list[int | None]) -> dict[str, float]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in out.items()}
 
 
+def parts_of(questions: list[Question]) -> dict[str, list[Question]]:
+    """The answerable questions by part: tuning, held-out, all; and when the set was written in several
+    batches, each batch's tuning and held-out parts (a later batch's held-out part is the fairest test of a
+    method tuned before it was written)."""
+    answerable = [q for q in questions if q.answerable]
+    parts = {"tune": [q for q in answerable if not q.heldout], "heldout": [q for q in answerable if q.heldout],
+             "all": answerable}
+    batches = sorted({q.batch for q in answerable})
+    if len(batches) > 1:
+        for b in batches:
+            parts[f"tune.b{b}"] = [q for q in parts["tune"] if q.batch == b]
+            parts[f"heldout.b{b}"] = [q for q in parts["heldout"] if q.batch == b]
+    return parts
+
+
 def score(system: Callable[[str], list[str]], questions: list[Question]) -> dict:
-    """Metrics of a ranking function on the answerable questions: tuning part, held-out part, all."""
+    """Metrics of a ranking function on the answerable questions, by part (see `parts_of`)."""
     ranks = {q: first_rank(system(q.q), q.ids) for q in questions if q.answerable}
-    parts = {"tune": [r for q, r in ranks.items() if not q.heldout],
-             "heldout": [r for q, r in ranks.items() if q.heldout],
-             "all": list(ranks.values())}
+    parts = {name: [ranks[q] for q in qs] for name, qs in parts_of(questions).items()}
     return {"metrics": {name: metrics(rs) for name, rs in parts.items()},
             "misses": [{"q": q.q, "ids": list(q.ids), "rank": r} for q, r in ranks.items()
                        if not q.heldout and (r is None or r > 1)]}
@@ -124,10 +142,10 @@ def evaluate(questions: list[Question], ask_fn: Callable[[str], dict],
 def format_report(report: dict, show_misses: bool = False) -> str:
     lines = [f"{report['questions']} questions ({report['heldout']} held out; "
              f"{report['abstention']['unanswerable']} with no answer in the KB)",
-             f"{'system':<8} {'part':<8} {'n':>4} {'R@1':>6} {'R@3':>6} {'MRR@10':>7}"]
+             f"{'system':<8} {'part':<11} {'n':>4} {'R@1':>6} {'R@3':>6} {'MRR@10':>7}"]
     for system in ("ask", "search"):
         for part, m in report[system].items():
-            lines.append(f"{system:<8} {part:<8} {m['n']:>4} {m['recall@1']:>6.3f} {m['recall@3']:>6.3f} "
+            lines.append(f"{system:<8} {part:<11} {m['n']:>4} {m['recall@1']:>6.3f} {m['recall@3']:>6.3f} "
                          f"{m['mrr@10']:>7.3f}")
     a = report["abstention"]
     lines.append(f"ask declined {a['declined_correctly']}/{a['unanswerable']} unanswerable questions and "

@@ -1,0 +1,134 @@
+"""Choose the rerank's weights by k-fold cross-validation on the tuning part of kb/questions.yml only.
+
+Why: weights picked by coordinate ascent on all the tuning questions fit those questions (the held-out part
+scored lower each round). Cross-validation estimates what a tuning procedure is worth on questions it did not
+see, so it can compare procedures and models (tuned weights against the defaults, a smaller model against a
+larger one) without ever looking at the held-out part, which this module never loads.
+
+Retrieval, spelling correction and candidate gathering do not depend on the weights, so they run once per
+question; only the rerank runs again for each setting, which makes a full cross-validation take seconds.
+
+    .venv/bin/python -m iamkb.search.tune [--folds 5] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass, fields, replace
+
+from iamkb.search.answer import WEIGHTS, Candidate, Weights, gather, named_entities, rerank, retrieve, units
+from iamkb.search.engine import Engine, Query
+from iamkb.search.evaluate import Question, first_rank, load_questions, metrics
+
+# The values coordinate ascent may give each weight (a small grid: fewer choices, less room to fit noise).
+GRID: dict[str, tuple] = {
+    "entity": (0.4, 0.55, 0.7, 0.85, 1.0),
+    "cover_base": (0.05, 0.1, 0.2, 0.4),
+    "heading_cover": (0.0, 0.25, 0.5, 0.75, 1.0),
+    "title_precision": (0.0, 0.25, 0.5),
+    "bm25_power": (0.5, 0.75, 1.0, 1.5),
+    "partial": (1.0, 2.0, 3.0),
+    "definition": (0.0, 0.25, 0.5),
+}
+
+
+@dataclass
+class Prepared:
+    """One tuning question with everything the rerank reads that no weight changes."""
+
+    question: Question
+    query: Query
+    named: list[str]
+    candidates: list[Candidate]
+
+
+def prepare(engine: Engine, questions: list[Question]) -> list[Prepared]:
+    out = []
+    for q in questions:
+        query = engine.parse(q.q)
+        named = named_entities(engine, query)
+        cands = gather(engine, query, retrieve(engine, query), named, units(engine, query))
+        out.append(Prepared(q, query, named, cands))
+    return out
+
+
+def ranks(engine: Engine, prepared: list[Prepared], weights: Weights) -> list[int | None]:
+    """The rank of each question's first relevant result under these weights (the same order `ask` gives)."""
+    out = []
+    for p in prepared:
+        ranked = rerank(engine, p.query, p.candidates, p.named, units(engine, p.query, weights), weights)
+        out.append(first_rank([c.hit.id for c in ranked[:10]], p.question.ids))
+    return out
+
+
+def objective(rs: list[int | None]) -> float:
+    """What tuning maximizes: Recall@1 + Recall@3 + MRR@10 (MRR breaks the ties the recalls leave)."""
+    m = metrics(rs)
+    return m["recall@1"] + m["recall@3"] + m["mrr@10"]
+
+
+def coordinate_ascent(engine: Engine, prepared: list[Prepared], start: Weights, grid: dict[str, tuple],
+                      rounds: int = 2) -> Weights:
+    """Greedy search over the grid, one weight at a time; a change must strictly improve the objective."""
+    best, best_score = start, objective(ranks(engine, prepared, start))
+    for _ in range(rounds):
+        improved = False
+        for name, values in grid.items():
+            for v in values:
+                if getattr(best, name) == v:
+                    continue
+                trial = replace(best, **{name: v})
+                s = objective(ranks(engine, prepared, trial))
+                if s > best_score + 1e-9:
+                    best, best_score, improved = trial, s, True
+        if not improved:
+            break
+    return best
+
+
+def folds(items: list, k: int) -> list[list]:
+    """k folds by position (every k-th question): deterministic, and each fold mixes every part of the set."""
+    return [items[i::k] for i in range(k)]
+
+
+def cross_validate(engine: Engine, prepared: list[Prepared], k: int = 5, grid: dict[str, tuple] | None = None,
+                   start: Weights = WEIGHTS) -> dict:
+    """Per fold: tune on the other folds (from `start`), score the fold. Also scores `start` untuned, so the
+    two can be compared on exactly the same questions."""
+    grid = GRID if grid is None else grid
+    tuned_ranks: list[int | None] = []
+    fixed_ranks: list[int | None] = []
+    chosen = []
+    parts = folds(prepared, k)
+    for i, test in enumerate(parts):
+        train = [p for j, part in enumerate(parts) if j != i for p in part]
+        w = coordinate_ascent(engine, train, start, grid) if grid else start
+        chosen.append({f.name: getattr(w, f.name) for f in fields(w) if getattr(w, f.name) != getattr(start, f.name)})
+        tuned_ranks += ranks(engine, test, w)
+        fixed_ranks += ranks(engine, test, start)
+    return {"cv_tuned": metrics(tuned_ranks), "cv_untuned": metrics(fixed_ranks), "changes_per_fold": chosen}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from iamkb.search.engine import engine as open_engine
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--fit", action="store_true", help="also tune on the whole tuning part and print the weights")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    eng = open_engine()
+    tuning = [q for q in load_questions() if q.answerable and not q.heldout]
+    prepared = prepare(eng, tuning)
+    report = {"n": len(prepared), "weights": asdict(WEIGHTS), "tune_part": metrics(ranks(eng, prepared, WEIGHTS)),
+              **cross_validate(eng, prepared, args.folds)}
+    if args.fit:
+        report["fit"] = asdict(coordinate_ascent(eng, prepared, WEIGHTS, GRID))
+    print(json.dumps(report, indent=None if args.json else 1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
