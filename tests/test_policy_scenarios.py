@@ -142,6 +142,12 @@ CASES: list[tuple[str, dict, str]] = [
     ("resource policy other principal", sc(resourcePolicy=doc(allow(Principal={"AWS": ROLE}))), "ImplicitlyDenied"),
     ("role ARN covers session", sc(principal=SESSION, resourcePolicy=doc(allow(Principal={"AWS": ROLE}))),
      "Allowed"),
+    ("session policy does not limit a resource policy naming the session",
+     sc(principal=SESSION, sessionPolicy=doc(allow("ec2:*")), resourcePolicy=doc(allow(Principal={"AWS": SESSION}))),
+     "Allowed"),
+    ("session policy limits a resource policy naming the role",
+     sc(principal=SESSION, sessionPolicy=doc(allow("ec2:*")), resourcePolicy=doc(allow(Principal={"AWS": ROLE}))),
+     "ImplicitlyDenied"),
     ("NotPrincipal deny", sc([doc(allow())], resourcePolicy=doc(deny(NotPrincipal={"AWS": ROLE}))),
      "ExplicitlyDenied"),
     ("cross-account needs both: identity only", sc([doc(allow())], resource=ASG_B), "ImplicitlyDenied"),
@@ -170,6 +176,10 @@ NOT_FOR_ORACLE = {
     # Documented disagreement: iam-simulate keeps `${*}` literally in StringEquals values, but
     # iam/reference_policies_variables#policy-vars-specialchars says `${*}` stands for the character `*`.
     "${*} escape",
+    # Documented disagreement: iam-simulate lets the session policy limit a resource policy that names the session
+    # itself, but iam/reference_policies_evaluation-logic#policy-eval-denyallow ("IAM role session") says
+    # "Permissions granted directly to a session are not limited by an implicit deny in ... session policy".
+    "session policy does not limit a resource policy naming the session",
 }
 
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
-from iamkb.policy.grammar import Condition
+from iamkb.policy.grammar import Condition, parse_operator
 from iamkb.policy.variables import Template, template
 
 Context = dict[str, "str | list[str]"]
@@ -49,7 +49,7 @@ def _string_unit(name: str, *, like: bool, fold: bool, negative: bool) -> Unit:
         pattern = t.pattern(ctx)
         if pattern is None:
             return False
-        return (pattern.fullmatch(value) is not None) != negative
+        return pattern.matches(value) != negative
 
     return Unit(name, negative, compile_, test_like if like else test_equals)
 
@@ -167,7 +167,7 @@ def _arn_unit(name: str, negative: bool) -> Unit:
             pattern = field_template.pattern(ctx)
             if pattern is None:
                 return False  # an unresolved variable never matches, not even for ArnNotLike
-            if pattern.fullmatch(part) is None:
+            if not pattern.matches(part):
                 return negative
         return not negative
 
@@ -216,17 +216,28 @@ class ConditionResult:
     reason: str
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=16384)
+def compiled_value(base: str, value: str) -> Any:
+    """One policy value compiled by its operator's unit (memoised: batches repeat the same values)."""
+    return UNITS[base].compile(value)
+
+
 def compiled_values(base: str, values: tuple[str, ...]) -> tuple[Any, ...]:
-    """A condition's policy values compiled by its unit (memoised: batches repeat the same conditions)."""
-    unit = UNITS[base]
-    return tuple(unit.compile(v) for v in values)
+    """A condition's policy values compiled by its unit."""
+    return tuple([compiled_value(base, v) for v in values])
+
+
+_NO_GOALS: frozenset[str] = frozenset()
 
 
 class CompiledCondition:
-    """A Condition with its unit and compiled values."""
+    """A Condition with its unit and compiled values.
 
-    __slots__ = ("cond", "unit", "compiled", "key", "is_null")
+    `decide` is the one place the matching rules live; it returns a constant reason string, so the decision path
+    (`matches`) allocates nothing and the explain path (`evaluate`) reports exactly what the decision used.
+    """
+
+    __slots__ = ("cond", "unit", "compiled", "key", "is_null", "null_goals", "absent_result")
 
     def __init__(self, cond: Condition) -> None:
         self.cond = cond
@@ -234,43 +245,62 @@ class CompiledCondition:
         self.is_null = cond.base == "Null"
         self.unit = None if self.is_null else UNITS[cond.base]
         self.compiled = () if self.unit is None else compiled_values(cond.base, cond.values)
+        # #Conditions_Null: "true" means the key must be absent, "false" that it must be present.
+        self.null_goals = frozenset([v.lower() for v in cond.values]) if self.is_null else _NO_GOALS
+        # #Conditions_IfExists: a missing key makes ...IfExists true; a negated operator is also true when the
+        # key is missing (the value cannot equal the policy value); any other operator is false.
+        self.absent_result = (
+            (True, "key absent (IfExists or negated operator)")
+            if self.unit is not None and (cond.if_exists or self.unit.negative) else (False, "key absent"))
 
     def _one(self, value: str, ctx: Context) -> bool:
         unit = self.unit
         assert unit is not None
-        results = (unit.test(c, value, ctx) for c in self.compiled)
-        return all(results) if unit.negative else any(results)
+        test = unit.test
+        if unit.negative:
+            return all(test(c, value, ctx) for c in self.compiled)
+        return any(test(c, value, ctx) for c in self.compiled)
 
-    def evaluate(self, ctx: Context) -> ConditionResult:
-        c = self.cond
-        present = self.key in ctx
+    def decide(self, ctx: Context) -> tuple[bool, str]:
+        """(matches, reason) for a request context whose keys are lower-cased."""
         value = ctx.get(self.key)
-
-        def done(matches: bool, reason: str) -> ConditionResult:
-            return ConditionResult(matches, c.operator, c.key, c.values, value, reason)
-
+        present = value is not None or self.key in ctx
         if self.is_null:
-            # #Conditions_Null: "true" means the key must be absent, "false" that it must be present.
-            goal = "false" if present else "true"
-            return done(any(v.lower() == goal for v in c.values), "key present" if present else "key absent")
-        if c.set_operator is not None:
+            return ("false" in self.null_goals, "key present") if present else ("true" in self.null_goals,
+                                                                               "key absent")
+        set_operator = self.cond.set_operator
+        if set_operator is not None:
             # iam/reference_policies_multi-value-conditions#reference_policies_multi-value-conditions-eval:
             # ForAllValues is true when the key is absent or every request value matches (an empty set too);
             # ForAnyValue is false when the key is absent and true when any request value matches.
             if not present:
-                return done(c.set_operator == "ForAllValues", "key absent")
+                return set_operator == "ForAllValues", "key absent"
             values = [value] if isinstance(value, str) else list(value or [])
-            if c.set_operator == "ForAllValues":
-                return done(all(self._one(v, ctx) for v in values), "every request value tested")
-            return done(any(self._one(v, ctx) for v in values), "any request value tested")
+            if set_operator == "ForAllValues":
+                return all(self._one(v, ctx) for v in values), "every request value tested"
+            return any(self._one(v, ctx) for v in values), "any request value tested"
         if not present:
-            # #Conditions_IfExists: a missing key makes ...IfExists true; a negated operator is also true when the
-            # key is missing (the value cannot equal the policy value); any other operator is false.
-            assert self.unit is not None
-            if c.if_exists or self.unit.negative:
-                return done(True, "key absent (IfExists or negated operator)")
-            return done(False, "key absent")
+            return self.absent_result
         if not isinstance(value, str):
             # iam/reference_policies_multi-value-conditions: a multivalued key needs ForAllValues/ForAnyValue.
-            return done(False, "multivalued key with a single-valued operator")
-        return done(self._one(value, ctx), "value compared")
+            return False, "multivalued key with a single-valued operator"
+        return self._one(value, ctx), "value compared"
+
+    def matches(self, ctx: Context) -> bool:
+        return self.decide(ctx)[0]
+
+    def evaluate(self, ctx: Context) -> ConditionResult:
+        """The decision with what was compared, for explanations."""
+        c = self.cond
+        matches, reason = self.decide(ctx)
+        return ConditionResult(matches, c.operator, c.key, c.values, ctx.get(self.key), reason)
+
+
+@lru_cache(maxsize=16384)
+def compiled_condition(operator: str, key: str, values: tuple[str, ...]) -> CompiledCondition:
+    """A compiled condition shared by every statement with the same operator, key and values (memoised: a batch
+    repeats them); it carries no place in a policy, which nothing that evaluates or explains it reads."""
+    parsed = parse_operator(operator)
+    assert parsed is not None, operator  # only validated conditions get here
+    set_op, base, if_exists = parsed
+    return CompiledCondition(Condition(operator, base, set_op, if_exists, key, values, len(values) != 1, ""))

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from iamkb.errors import InputError
 
@@ -34,6 +35,11 @@ OPERATORS = (
 _OPERATOR_BY_LOWER = {op.lower(): op for op in OPERATORS}
 SET_OPERATORS = ("ForAllValues", "ForAnyValue")  # iam/reference_policies_multi-value-conditions
 _ACTION = re.compile(r"^[A-Za-z0-9-]+:\S+$")
+SCALARS = (str, bool, int, float)  # the JSON scalars AWS accepts as condition values (a tuple: isinstance is faster)
+_CONTAINERS = (dict, list)
+_TOP_KEYS = frozenset(TOP_KEYS)
+_STATEMENT_KEYS = frozenset(STATEMENT_KEYS)
+_EXCLUSIVE = (("Action", "NotAction"), ("Resource", "NotResource"), ("Principal", "NotPrincipal"))
 
 
 @dataclass(frozen=True)
@@ -47,16 +53,16 @@ class PolicyError:
         return f"{self.path}: {self.message}"
 
 
-@dataclass(frozen=True)
-class Principal:
+# The model's records are NamedTuples: immutable like frozen dataclasses, and about four times cheaper to make,
+# which matters when a batch validates thousands of policies.
+class Principal(NamedTuple):
     """One principal value: kind is "*" (anyone), or one of PRINCIPAL_KINDS."""
 
     kind: str
     value: str
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     """One (operator, key) pair of a Condition block with its values as strings (AWS compares strings)."""
 
     operator: str  # as written, e.g. "ForAnyValue:StringLikeIfExists"
@@ -69,8 +75,7 @@ class Condition:
     path: str
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     index: int
     path: str
     sid: str | None
@@ -89,14 +94,14 @@ class Statement:
         return self.sid if self.sid else f"Statement[{self.index}]"
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     version: str | None
     id: str | None
     statements: tuple[Statement, ...]
-    raw: Any = field(compare=False, repr=False, default=None)
+    raw: Any = None  # the document it was read from
 
 
+@lru_cache(maxsize=1024)
 def parse_operator(name: str) -> tuple[str | None, str, bool] | None:
     """Split `ForAnyValue:StringLikeIfExists` into (set operator, base, if_exists); None when unknown.
 
@@ -242,13 +247,15 @@ def _conditions(value: Any, path: str, out: _Collector) -> tuple[Condition, ...]
 
 def _condition_values(raw: Any, path: str, out: _Collector) -> tuple[str, ...] | None:
     """A value or list of values; strings, numbers and booleans are accepted as AWS accepts them."""
+    if type(raw) is str:  # the common case: one string value, already what AWS compares
+        return (raw,)
     items = raw if isinstance(raw, list) else [raw]
     if not items:
         out.add(path, "condition values must not be an empty list")
         return None
     good: list[str] = []
     for i, item in enumerate(items):
-        if isinstance(item, str | bool | int | float) and item is not None:
+        if isinstance(item, SCALARS):
             good.append(scalar_text(item))
         else:
             where = f"{path}[{i}]" if isinstance(raw, list) else path
@@ -257,14 +264,97 @@ def _condition_values(raw: Any, path: str, out: _Collector) -> tuple[str, ...] |
     return tuple(good)
 
 
+_ABSENT = object()
+
+
+def _quick_strings(value: Any, action: bool) -> tuple[str, ...] | None:
+    """An Action/Resource value that is plainly well-formed (exact strings, each `*`, `service:action` or an ARN),
+    else None."""
+    items = (value,) if type(value) is str else value if type(value) is list and value else None
+    if items is None:
+        return None
+    for item in items:
+        if type(item) is not str or not (item == "*" or (_ACTION.match(item) if action else item.startswith("arn:"))):
+            return None
+    return tuple(items)
+
+
+def _quick_statement(raw: Any, index: int, path: str) -> Statement | None:
+    """The statement when it is plainly well-formed (the common case), else None, and `_statement` then checks
+    everything and reports each error. It takes only what `_statement` accepts and builds the same Statement
+    (tests/test_policy_fast_paths.py compares the two); it exists because a batch validates thousands of
+    statements and the full check's per-element bookkeeping costs about twice as much."""
+    if type(raw) is not dict or not _STATEMENT_KEYS.issuperset(raw):
+        return None
+    effect = raw.get("Effect")
+    sid = raw.get("Sid")
+    if (effect != "Allow" and effect != "Deny") or (sid is not None and type(sid) is not str):
+        return None
+    action, not_action = raw.get("Action", _ABSENT), raw.get("NotAction", _ABSENT)
+    if (action is _ABSENT) == (not_action is _ABSENT):
+        return None
+    if type(action) is str and (action == "*" or _ACTION.match(action)):
+        actions: tuple[str, ...] | None = (action,)
+    else:
+        actions = _quick_strings(action, True) if action is not _ABSENT else None
+    not_actions = _quick_strings(not_action, True) if not_action is not _ABSENT else None
+    if actions is None and not_actions is None:
+        return None
+    resource, not_resource = raw.get("Resource", _ABSENT), raw.get("NotResource", _ABSENT)
+    resources = not_resources = None
+    if type(resource) is str and (resource == "*" or resource.startswith("arn:")) and not_resource is _ABSENT:
+        resources = (resource,)
+    elif resource is not _ABSENT:
+        if not_resource is not _ABSENT or (resources := _quick_strings(resource, False)) is None:
+            return None
+    elif not_resource is not _ABSENT and (not_resources := _quick_strings(not_resource, False)) is None:
+        return None
+    principals = not_principals = None
+    if "Principal" in raw or "NotPrincipal" in raw:
+        if "Principal" in raw and "NotPrincipal" in raw:
+            return None
+        out = _Collector()
+        if "Principal" in raw:
+            principals = _principals(raw["Principal"], path, out)
+        else:
+            not_principals = _principals(raw["NotPrincipal"], path, out)
+        if out.errors:
+            return None
+    conditions: tuple[Condition, ...] = ()
+    if "Condition" in raw:
+        block = raw["Condition"]
+        if type(block) is not dict:
+            return None
+        found = []
+        for op_name, keys in block.items():
+            parsed = parse_operator(op_name)
+            if parsed is None or type(keys) is not dict or not keys:
+                return None
+            set_op, base, if_exists = parsed
+            for key, value in keys.items():
+                if type(value) is str:
+                    values: tuple[str, ...] = (value,)
+                elif type(value) is list and value and all(type(v) is str for v in value):
+                    values = tuple(value)
+                else:
+                    return None
+                found.append(Condition(op_name, base, set_op, if_exists, key, values, type(value) is list,
+                                       f"{path}.Condition.{op_name}.{key}"))
+        conditions = tuple(found)
+    return Statement(index, path, sid, effect, actions, not_actions, resources, not_resources, principals,
+                     not_principals, conditions)
+
+
 def _statement(raw: Any, index: int, path: str, out: _Collector) -> Statement | None:
+    """The full check of one statement: the Statement, or None with every error added to `out`."""
     if not isinstance(raw, dict):
         out.add(path, f"statement must be an object, got {_type_name(raw)}")
         return None
     start = len(out.errors)
-    for key in raw:
-        if key not in STATEMENT_KEYS:
-            out.add(f"{path}.{key}", f"unknown statement element '{key}'")
+    if not _STATEMENT_KEYS.issuperset(raw):
+        for key in raw:
+            if key not in _STATEMENT_KEYS:
+                out.add(f"{path}.{key}", f"unknown statement element '{key}'")
     sid = raw.get("Sid")
     if sid is not None and not isinstance(sid, str):  # iam/reference_policies_elements_sid
         out.add(f"{path}.Sid", f"Sid must be a string, got {_type_name(sid)}")
@@ -272,14 +362,23 @@ def _statement(raw: Any, index: int, path: str, out: _Collector) -> Statement | 
     if effect not in ("Allow", "Deny"):
         out.add(f"{path}.Effect", "Effect is required and must be \"Allow\" or \"Deny\""
                 if effect is None else f"Effect must be \"Allow\" or \"Deny\", got {json.dumps(effect)}")
-    for a, b in (("Action", "NotAction"), ("Resource", "NotResource"), ("Principal", "NotPrincipal")):
-        if a in raw and b in raw:
+    for a, b in _EXCLUSIVE:
+        if b in raw and a in raw:
             out.add(f"{path}.{b}", f"a statement has {a} or {b}, not both")
     if "Action" not in raw and "NotAction" not in raw:
         out.add(path, "statement needs Action or NotAction")
-    actions = _actions(raw["Action"], f"{path}.Action", out) if "Action" in raw else None
+    # A single well-formed string, the common case, is taken as is; anything else gets the full check.
+    value = raw.get("Action")
+    if type(value) is str and (value == "*" or _ACTION.match(value)):
+        actions: tuple[str, ...] | None = (value,)
+    else:
+        actions = _actions(value, f"{path}.Action", out) if "Action" in raw else None
     not_actions = _actions(raw["NotAction"], f"{path}.NotAction", out) if "NotAction" in raw else None
-    resources = _resources(raw["Resource"], f"{path}.Resource", out) if "Resource" in raw else None
+    value = raw.get("Resource")
+    if type(value) is str and (value == "*" or value.startswith("arn:")):
+        resources: tuple[str, ...] | None = (value,)
+    else:
+        resources = _resources(value, f"{path}.Resource", out) if "Resource" in raw else None
     not_resources = _resources(raw["NotResource"], f"{path}.NotResource", out) if "NotResource" in raw else None
     principals = _principals(raw["Principal"], f"{path}.Principal", out) if "Principal" in raw else None
     not_principals = (_principals(raw["NotPrincipal"], f"{path}.NotPrincipal", out)
@@ -296,9 +395,9 @@ def _too_deep(value: Any, budget: int) -> bool:
     if budget < 0:
         return True
     if isinstance(value, dict):
-        return any(_too_deep(v, budget - 1) for v in value.values() if isinstance(v, dict | list))
+        return any(_too_deep(v, budget - 1) for v in value.values() if isinstance(v, _CONTAINERS))
     if isinstance(value, list):
-        return any(_too_deep(v, budget - 1) for v in value if isinstance(v, dict | list))
+        return any(_too_deep(v, budget - 1) for v in value if isinstance(v, _CONTAINERS))
     return False
 
 
@@ -330,8 +429,8 @@ def validate(doc: Any, prefix: str = "") -> tuple[Policy | None, list[PolicyErro
     # nested where a string belongs is reported at its path. (Text input is depth-checked in load_json_text.)
     if not isinstance(doc, dict):
         return None, [PolicyError(prefix or "(top)", f"a policy must be a JSON object, got {_type_name(doc)}")]
-    for key in doc:
-        if key not in TOP_KEYS:
+    for key in doc if not _TOP_KEYS.issuperset(doc) else ():
+        if key not in _TOP_KEYS:
             out.add(f"{dot}{key}", f"unknown policy element '{key}' (expected {', '.join(TOP_KEYS)})")
     version = doc.get("Version")
     if version is not None and version not in VERSIONS:
@@ -344,13 +443,15 @@ def validate(doc: Any, prefix: str = "") -> tuple[Policy | None, list[PolicyErro
     if raw_statements is None:
         out.add(f"{dot}Statement", "Statement is required")
     elif isinstance(raw_statements, dict):
-        st = _statement(raw_statements, 0, f"{dot}Statement", out)
+        where = f"{dot}Statement"
+        st = _quick_statement(raw_statements, 0, where) or _statement(raw_statements, 0, where, out)
         statements = [st] if st else []
     elif isinstance(raw_statements, list):
         if not raw_statements:
             out.add(f"{dot}Statement", "Statement must not be an empty list")
         for i, raw in enumerate(raw_statements):
-            st = _statement(raw, i, f"{dot}Statement[{i}]", out)
+            where = f"{dot}Statement[{i}]"
+            st = _quick_statement(raw, i, where) or _statement(raw, i, where, out)
             if st:
                 statements.append(st)
     else:

@@ -11,51 +11,67 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from iamkb.policy.variables import Template, template
+from iamkb.policy.wildcards import Glob, glob
+
+# Matchers are shared (memoised constructors) and remember up to MEMO_LIMIT answers for the request texts they
+# have seen: a batch asks about the same few actions and resources again and again, and the answer depends only
+# on that text (the context-dependent part of a resource pattern is never remembered).
+MEMO_LIMIT = 256
+_UNSEEN = object()
+_DEPENDS_ON_CONTEXT = object()
 
 
 @lru_cache(maxsize=8192)
-def _glob(pattern: str, flags: int = re.IGNORECASE) -> re.Pattern[str]:
-    """A wildcard pattern as a compiled regex (memoised: policies in a batch repeat the same patterns)."""
-    source = "".join(".*?" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.compile(source, flags)
+def glob_ignoring_case(pattern: str) -> Glob:
+    """A case-insensitive wildcard pattern (memoised: policies in a batch repeat the same patterns)."""
+    return glob(pattern, fold=True)
+
+
+@lru_cache(maxsize=8192)
+def action_glob(pattern: str) -> Glob:
+    """One Action/NotAction pattern over the whole `service:action` name, ignoring case; the service prefix is
+    literal (a `*` there is not a wildcard)."""
+    service, name = pattern.split(":", 1)
+    return glob(name, fold=True, prefix=service + ":")
+
+
+@lru_cache(maxsize=16384)
+def action_glob_matches(pattern: str, action: str) -> bool:
+    """Whether one Action pattern covers `action` (memoised: statements share patterns, batches share actions)."""
+    return action_glob(pattern).matches(action)
 
 
 class ActionMatcher:
-    """All of a statement's Action (or NotAction) patterns as one regex over the lower-cased action name."""
+    """A statement's Action (or NotAction) patterns."""
 
-    __slots__ = ("patterns", "any", "_regex")
+    __slots__ = ("patterns", "any", "_memo")
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
         self.patterns = patterns
         self.any = "*" in patterns
-        alternatives = []
-        for p in patterns:
-            if p == "*":
-                continue
-            service, name = p.split(":", 1)
-            alternatives.append(re.escape(service.lower() + ":") + _glob(name).pattern)
-        self._regex = re.compile("(?:" + "|".join(alternatives) + ")", re.IGNORECASE) if alternatives else None
+        self._memo: dict[str, bool] = {}
 
     def matches(self, action: str) -> bool:
         """`action` as sent ("autoscaling:DeletePolicy"); the service prefix compares case-insensitively."""
-        if self.any:
-            return True
-        if self._regex is None:
-            return False
-        service, _, name = action.partition(":")
-        return self._regex.fullmatch(service.lower() + ":" + name) is not None
+        known = self._memo.get(action)
+        if known is None:
+            if self.any:
+                return True
+            known = any(action_glob_matches(p, action) for p in self.patterns)
+            if len(self._memo) < MEMO_LIMIT:
+                self._memo[action] = known
+        return known
 
     def matching_patterns(self, action: str) -> list[str]:
         """Which patterns match (for explanations)."""
         return [p for p in self.patterns if ActionMatcher((p,)).matches(action)]
 
 
-@dataclass(frozen=True)
-class RequestResource:
+class RequestResource(NamedTuple):
     """The request's resource, split once: "*" or the six ARN fields (resource part keeps its colons)."""
 
     text: str
@@ -91,12 +107,14 @@ def _outside_variables(text: str, chars: str) -> list[int]:
     """Positions of `chars` in text that are not inside a policy variable: the colon of `${aws:username}` does
     not separate ARN segments, since variables are replaced before matching (iam/reference_policies_variables#
     policy-vars-resourceelement)."""
-    masked = _VARIABLE.sub(lambda m: "x" * len(m.group(0)), text)
+    masked = _VARIABLE.sub(lambda m: "x" * len(m.group(0)), text) if "${" in text else text
     return [i for i, c in enumerate(masked) if c in chars]
 
 
 def split_arn(text: str) -> list[str]:
     """Split an ARN pattern at its colons, keeping colons inside policy variables."""
+    if "${" not in text:
+        return text.split(":")
     parts, start = [], 0
     for i in _outside_variables(text, ":"):
         parts.append(text[start:i])
@@ -113,8 +131,11 @@ def _product_split(service: str, region: str, account: str, resource: str) -> tu
     """
     if service == "s3" and account == "" and region == "":
         return "", resource
-    slashes, colons = _outside_variables(resource, "/"), _outside_variables(resource, ":")
-    slash, colon = (slashes[0] if slashes else -1), (colons[0] if colons else -1)
+    if "${" not in resource:
+        slash, colon = resource.find("/"), resource.find(":")
+    else:
+        slashes, colons = _outside_variables(resource, "/"), _outside_variables(resource, ":")
+        slash, colon = (slashes[0] if slashes else -1), (colons[0] if colons else -1)
     if slash != -1 and colon != -1:
         cut = min(slash, colon) + 1
     elif colon == -1:
@@ -127,12 +148,13 @@ def _product_split(service: str, region: str, account: str, resource: str) -> tu
 class ResourcePattern:
     """One Resource/NotResource entry, compiled: "*", an ARN pattern, or a pattern that never matches."""
 
-    __slots__ = ("text", "kind", "_segments", "_product", "_id", "_expanded")
+    __slots__ = ("text", "kind", "_segments", "_product", "_id", "_expanded", "_memo")
 
     def __init__(self, text: str, policy_type: str = "identity") -> None:
         self.text = text
+        self._memo: dict[str, object] = {}  # request ARN -> `_static` answer (patterns are shared and reused)
         self._expanded = False
-        self._segments: tuple[re.Pattern[str], ...] = ()
+        self._segments: tuple[Glob, ...] = ()
         self._product = ""
         self._id: Template | None = None
         if text == "*":
@@ -148,10 +170,15 @@ class ResourcePattern:
             parts = parts + ["*"] * (6 - len(parts))
             self._expanded = True
         self.kind = "arn"
-        self._segments = tuple(_glob(seg) for seg in parts[1:5])
+        self._segments = tuple(glob_ignoring_case(seg) for seg in parts[1:5])
         resource = ":".join(parts[5:])
         self._product, ident = _product_split(parts[2], parts[3], parts[4], resource)
         self._id = template(ident, wildcards=True)
+
+    @property
+    def variables(self) -> bool:
+        """Whether the answer can depend on the request context (a policy variable in the id part)."""
+        return self._id is not None and self._id.variables
 
     def match(self, request: RequestResource, context: dict[str, str | list[str]]) -> bool | None:
         """True/False, or None when the answer is unknown (an unresolved variable, an expanded short ARN that
@@ -160,21 +187,37 @@ class ResourcePattern:
             return True
         if self.kind == "never":
             return False
-        if request.is_all:
-            return None if self._expanded else False
-        seg = self._segments
-        if not (seg[0].fullmatch(request.partition) and seg[1].fullmatch(request.service)
-                and seg[2].fullmatch(request.region) and seg[3].fullmatch(request.account)):
-            return None if self._expanded else False
-        if not request.resource.startswith(self._product):
-            return None if self._expanded else False
+        known = self._memo.get(request.text, _UNSEEN)
+        if known is _UNSEEN:
+            known = self._static(request)
+            if len(self._memo) < MEMO_LIMIT:
+                self._memo[request.text] = known
+        if known is not _DEPENDS_ON_CONTEXT:
+            return known  # type: ignore[return-value]
         assert self._id is not None
         pattern = self._id.pattern(context)
         if pattern is None:
             return None
-        if pattern.fullmatch(request.resource, len(self._product)) is None:
+        if not pattern.matches(request.resource[len(self._product):]):
             return None if self._expanded else False
         return True
+
+    def _static(self, request: RequestResource) -> object:
+        """The answer as far as it does not depend on the request context: a miss, a match, or
+        _DEPENDS_ON_CONTEXT when only the id part (which holds policy variables) is left to check."""
+        miss = None if self._expanded else False
+        if request.is_all:
+            return miss
+        seg = self._segments
+        if not (seg[0].matches(request.partition) and seg[1].matches(request.service)
+                and seg[2].matches(request.region) and seg[3].matches(request.account)):
+            return miss
+        if not request.resource.startswith(self._product):
+            return miss
+        assert self._id is not None
+        if self._id.variables:
+            return _DEPENDS_ON_CONTEXT
+        return True if self._id.pattern({}).matches(request.resource[len(self._product):]) else miss  # type: ignore[union-attr]
 
 
 @lru_cache(maxsize=8192)
@@ -188,14 +231,39 @@ def resource_pattern(text: str, policy_type: str) -> ResourcePattern:
     return ResourcePattern(text, policy_type)
 
 
-class ResourceMatcher:
-    """A statement's Resource or NotResource list."""
+@lru_cache(maxsize=8192)
+def resource_matcher(texts: tuple[str, ...], policy_type: str, negated: bool) -> ResourceMatcher:
+    """Memoised constructor: a batch's statements repeat the same few Resource lists."""
+    return ResourceMatcher(texts, policy_type, negated)
 
-    __slots__ = ("patterns", "negated")
+
+class ResourceMatcher:
+    """A statement's Resource or NotResource list. Shared by every statement with the same list (see
+    `resource_matcher`); when no entry holds a policy variable, the answer depends on the request's resource
+    alone and is remembered per resource."""
+
+    __slots__ = ("patterns", "negated", "_memo")
 
     def __init__(self, texts: tuple[str, ...], policy_type: str, negated: bool) -> None:
-        self.patterns = tuple(resource_pattern(t, policy_type) for t in texts)
+        self.patterns = tuple([resource_pattern(t, policy_type) for t in texts])
         self.negated = negated
+        context_free = not any(p.kind == "arn" and p.variables for p in self.patterns)
+        self._memo: dict[str, bool] | None = {} if context_free else None
+
+    def applies(self, request: RequestResource, context: dict[str, str | list[str]]) -> bool:
+        """`match(...)[0]` without collecting the entries: stops at the first entry that settles it."""
+        memo = self._memo
+        if memo is not None:
+            known = memo.get(request.text)
+            if known is not None:
+                return known
+        if self.negated:
+            known = all(p.match(request, context) is False for p in self.patterns)
+        else:
+            known = any(p.match(request, context) for p in self.patterns)
+        if memo is not None and len(memo) < MEMO_LIMIT:
+            memo[request.text] = known
+        return known
 
     def match(self, request: RequestResource, context: dict[str, str | list[str]]) -> tuple[bool, list[str]]:
         """(applies, the entries that matched the request); NotResource applies when none matched for sure.

