@@ -342,22 +342,29 @@ def policy_condition_keys(policy: Any) -> list[str]:
     return sorted(keys)
 
 
-def _lint(policy: Any) -> list[dict[str, Any]]:
-    """`iamkb check` findings for the example, when the engine's linter is available."""
+def _lint(policy: Any, ref: Any) -> list[dict[str, Any]]:
+    """`iamkb check` findings for the example (a statement is checked inside a one-statement document)."""
+    from iamkb.policy.lint import lint_document
+
+    doc = policy if "Statement" in policy else {"Version": "2012-10-17", "Statement": [policy]}
+    return [f.to_json() for f in lint_document(doc, ref=ref, use_reference=ref is not None)]
+
+
+def _reference_of(kb: dict[str, Any]) -> Any:
+    """The reference tables as build-kb holds them in memory (kb/build is not written yet), else kb/build."""
+    from iamkb.refdata import FILES, from_records, load_reference
+
+    if all(name in kb for name in FILES):
+        return from_records(*(kb[name] for name in FILES))
     try:
-        from iamkb.policy import lint
-    except ImportError:
-        return []
-    check = getattr(lint, "lint_policy", None) or getattr(lint, "lint", None)
-    if check is None:
-        return []
-    findings = check(policy)
-    findings = findings.get("findings", []) if isinstance(findings, dict) else findings
-    return [f if isinstance(f, dict) else (f.to_json() if hasattr(f, "to_json") else asdict(f)) for f in findings]
+        return load_reference()
+    except InputError:
+        return None
 
 
 def catalog_entry(
     example: dict[str, Any], section: dict[str, Any] | None, report: ExampleReport, sfile: ScenarioFile | None,
+    ref: Any = None,
 ) -> dict[str, Any]:
     policy = example.get("policy")
     scenarios = []
@@ -376,7 +383,7 @@ def catalog_entry(
         "substitutions": sfile.substitutions if sfile else {},
         "scenarios": scenarios,
         "counts": {k: getattr(report, k) for k in ("scenarios", "passed", "failed", "docs_wrong", "ambiguous")},
-        "lint": _lint(policy) if policy is not None else [],
+        "lint": _lint(policy, ref) if isinstance(policy, dict) else [],
     }
 
 
@@ -392,11 +399,12 @@ def build_catalog(kb: dict[str, Any], evaluate: Evaluator | None = None) -> dict
             evaluate = None
     files = load_scenario_files()
     sections = {s["id"]: s for s in kb.get("sections", [])}
+    ref = _reference_of(kb)
     entries = []
     for example in kb["examples"]:
         sfile = files.get(example["id"])
         report = run_example(example, sfile if evaluate else None, evaluate)
-        entries.append(catalog_entry(example, sections.get(example.get("section")), report, sfile))
+        entries.append(catalog_entry(example, sections.get(example.get("section")), report, sfile, ref))
     entries.sort(key=lambda e: e["id"])
     return {"example_catalog": entries}
 

@@ -344,3 +344,18 @@ def test_stale_docs_wrong_marking_fails(kb_build: Path, tmp_path: Path, monkeypa
     assert main(["examples", "--json", DELETE_POLICY]) == 1
     row = json.loads(capsys.readouterr().out)[0]
     assert (row["failed"], row["docs_wrong"]) == (1, 0)
+
+
+def test_catalog_carries_the_lint_findings_of_iamkb_check(kb_build) -> None:
+    """Each catalog entry holds what `iamkb check` says of the example, computed with the reference tables."""
+    import json as _json
+
+    from iamkb.policy.lint import lint_document
+
+    catalog = {e["id"]: e for e in _json.loads((kb_build / "example_catalog.json").read_text(encoding="utf-8"))}
+    vpce = catalog["example:autoscaling/ec2-auto-scaling-vpc-endpoints#create-vpce-policy-asg:1"]
+    assert [f["code"] for f in vpce["lint"]] == ["UNKNOWN_ACTION"]
+    assert "autoscaling:DeleteScalingPolicy" in vpce["lint"][0]["message"]
+    for entry in catalog.values():
+        if isinstance(entry["policy"], dict) and "Statement" in entry["policy"]:
+            assert entry["lint"] == [f.to_json() for f in lint_document(entry["policy"])], entry["id"]

@@ -56,3 +56,10 @@ def test_catalog_is_complete() -> None:
     assert tested | {"REFERENCE_UNAVAILABLE"} == set(BY_CODE)
     assert all(c.section.startswith(("iam/", "autoscaling/")) and "#" in c.section for c in CATALOG)
     assert len(CHECKS) == 8
+
+
+def test_unknown_action_suggests_the_closest_real_names(kb_build) -> None:
+    findings = lint_document({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "ec2:RunInstance", "Resource": "*"}]})
+    unknown = [f for f in findings if f.code == "UNKNOWN_ACTION"]
+    assert len(unknown) == 1 and "did you mean ec2:RunInstances" in unknown[0].message

@@ -121,7 +121,9 @@ def check_actions(policy: Policy, ref: Any) -> Iterator[Finding]:
                     if ref.service_covered(service) and not ref.actions_matching(action):
                         yield Finding("WILDCARD_MATCHES_NOTHING", f"'{action}' matches no action", where)
                 elif ref.service_covered(service) and ref.action(action) is None:
-                    yield Finding("UNKNOWN_ACTION", f"unknown action '{action}'", where)
+                    near = ref.suggest_actions(action)
+                    hint = f" (did you mean {', '.join(near)}?)" if near else ""
+                    yield Finding("UNKNOWN_ACTION", f"unknown action '{action}'{hint}", where)
 
 
 def _expanded(st: Statement, ref: Any) -> list[dict]:
