@@ -415,3 +415,16 @@ def test_cross_validation_tunes_on_other_folds_only(index):
     start = replace(WEIGHTS, entity=0.05)
     best = tune.coordinate_ascent(e, prepared, start, {"entity": (0.05, 0.55)})
     assert tune.objective(tune.ranks(e, prepared, best)) >= tune.objective(tune.ranks(e, prepared, start))
+
+
+def test_action_answer_lists_the_resource_types_condition_keys_too(kb_build):
+    """SetInstanceProtection has no action-level keys; its resource type's keys still apply to a request."""
+    import json as _json
+
+    from iamkb.search.documents import action_answer
+
+    actions = _json.loads((kb_build / "actions.json").read_text(encoding="utf-8"))
+    rec = next(a for a in actions if a["id"] == "action:autoscaling:SetInstanceProtection")
+    assert rec["condition_keys"] == []
+    expected = sorted({k for rt in rec["resource_types"] for k in rt["condition_keys"]})
+    assert expected and f"condition keys {', '.join(expected)}" in action_answer(rec, {})

@@ -180,9 +180,12 @@ def action_answer(rec: dict, links: dict) -> str:
     """The direct answer for an action, in the words of the Service Authorization Reference."""
     name = rec["id"].removeprefix("action:")
     rts = [f"{rt['name']} ({'required' if rt.get('required') else 'optional'})" for rt in rec.get("resource_types", [])]
+    # The reference puts keys on the action and on each resource type; a request is checked against both.
+    keys = set(rec.get("condition_keys", [])) | {k for rt in rec.get("resource_types", [])
+                                                  for k in rt.get("condition_keys", [])}
     parts = [f"{name}: access level {rec.get('access_level') or 'unknown'}",
              f"resource type{'s' if len(rts) != 1 else ''} {_join(rts, 'none (Resource must be *)')}",
-             f"condition keys {_join(sorted(set(rec.get('condition_keys', []))))}"]
+             f"condition keys {_join(sorted(keys))}"]
     deps = sorted({d for rt in rec.get("resource_types", []) for d in rt.get("dependent_actions", [])}
                   | set(rec.get("dependent_actions", [])))
     if deps:
