@@ -23,16 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from iamkb.serve import make_server  # noqa: E402
 from iamkb.site.build import cached_site  # noqa: E402
 
-SCENARIO = {
-    "request": {"principal": "arn:aws:iam::111122223333:user/alice", "action": "autoscaling:DeletePolicy",
-                "resource": "arn:aws:autoscaling:us-east-1:111122223333:autoScalingGroup:"
-                            "8e3f0a1b-1c2d-4e5f-8a9b-0c1d2e3f4a5b:autoScalingGroupName/web",
-                "context": {"autoscaling:ResourceTag/environment": "production"}},
-    "identityPolicies": [{"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "autoscaling:DeletePolicy", "Resource": "*"},
-        {"Effect": "Deny", "Action": "autoscaling:DeletePolicy", "Resource": "*",
-         "Condition": {"StringEquals": {"autoscaling:ResourceTag/environment": "production"}}}]}],
-}
+# The same request as the API tests: a delete of a scaling policy on a production group.
+SCENARIO = json.loads((Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "delete_policy_scenario.json").read_text())
 MIX = [  # (name, method, path, body)
     ("static", "GET", "/reference/actions/autoscaling/DeletePolicy/", None),
     ("search", "GET", "/api/search?q=DeletePolicy+production&limit=10", None),

@@ -15,16 +15,7 @@ from iamkb.cli import main
 from iamkb.serve import MAX_BODY, MAX_QUERY, make_server
 from iamkb.site.build import cached_site
 
-DELETE_SCENARIO = {
-    "request": {"principal": "arn:aws:iam::111122223333:user/alice", "action": "autoscaling:DeletePolicy",
-                "resource": "arn:aws:autoscaling:us-east-1:111122223333:autoScalingGroup:"
-                            "8e3f0a1b-1c2d-4e5f-8a9b-0c1d2e3f4a5b:autoScalingGroupName/web",
-                "context": {"autoscaling:ResourceTag/environment": "production"}},
-    "identityPolicies": [{"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": "autoscaling:DeletePolicy", "Resource": "*"},
-        {"Effect": "Deny", "Action": "autoscaling:DeletePolicy", "Resource": "*",
-         "Condition": {"StringEquals": {"autoscaling:ResourceTag/environment": "production"}}}]}],
-}
+DELETE_SCENARIO = json.loads((Path(__file__).parent / "fixtures" / "delete_policy_scenario.json").read_text())
 
 
 @pytest.fixture(scope="module")
