@@ -33,8 +33,9 @@ kb: fetch
 index: kb
 	$(BIN)/iamkb index
 
+# strict; skipped when the site's inputs are unchanged; a failed build leaves the previous site (iamkb site --help)
 site: index
-	$(BIN)/mkdocs build --strict --quiet
+	$(BIN)/iamkb site
 
 serve: site
 	$(BIN)/iamkb serve --host $(HOST) --port $(PORT)
@@ -54,4 +55,4 @@ bench: kb
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf kb/build site .cache
+	rm -rf kb/build site site.gen-* site.tmp-* .cache

@@ -52,6 +52,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("ask", "iamkb.search", "answer a question with the section it comes from",
             "iamkb ask --json 'how do I stop people deleting scaling policies?'"),
     Command("eval", "iamkb.search", "score ask and search on the project's question set", "iamkb eval"),
+    Command("site", "iamkb.site.build", "build the site into site/ (skipped when its inputs are unchanged)",
+            "iamkb site --force"),
     Command("serve", "iamkb.serve", "serve the built site and the JSON API on 127.0.0.1",
             "iamkb serve --port 8000"),
 )

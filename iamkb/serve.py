@@ -50,8 +50,10 @@ class App:
     index_dir: Path | None = None
     search_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @cached_property
+    @property
     def site_root(self) -> Path:
+        """The site folder, resolved on every request: `iamkb site` swaps a new generation in behind a symlink
+        (iamkb.atomic), and a request reads its files from one generation, the one current when it arrived."""
         return self.site_dir.resolve()
 
     @cached_property
@@ -339,8 +341,9 @@ class Handler(BaseHTTPRequestHandler):
         rel = unquote(url_path)
         if "\x00" in rel or "\\" in rel:
             return None
-        candidate = (self.app.site_root / rel.lstrip("/")).resolve()
-        if not candidate.is_relative_to(self.app.site_root) or not candidate.exists():
+        root = self.app.site_root
+        candidate = (root / rel.lstrip("/")).resolve()
+        if not candidate.is_relative_to(root) or not candidate.exists():
             return None
         return candidate
 

@@ -1,17 +1,29 @@
-"""What the hook generates, and in which navigation; plus building the site from Python (tests, bench).
+"""What the hook generates, and in which navigation; plus building the site (`iamkb site`, tests, bench).
 
 `generate` returns every generated page as {docs path: Markdown}; `navigation` the nav tree (tabs: Home, Start
 here, the two guides, Reference, Examples, Ask, About). Entity pages (actions, keys, ...) stay out of the nav:
 the index tables link them, and a nav of 1,000 entries would slow every page and help nobody.
+
+`iamkb site` (what `make site` runs) builds with `mkdocs build --strict` into a temporary folder beside the
+target and swaps it in only when MkDocs succeeds (`iamkb.atomic`: the site path is a symlink to a generation, so
+`iamkb serve` never sees a missing or half site). It skips the build when the site's inputs are unchanged: a hash
+of every input (`site_inputs`) is stored in the built site as `.iamkb-inputs`.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 
 from iamkb import paths
@@ -61,30 +73,143 @@ def navigation(site: Site, pages: dict[str, str]) -> list:
 
 # ------------------------------------------------------------------------------------------------- building
 
+STAMP = ".iamkb-inputs"  # in the built site: the inputs it was built from (see site_inputs)
+# Code the hook runs: this package and the iamkb modules it imports (tests/test_site_step.py checks the list).
+CODE = ("__init__.py", "errors.py", "paths.py", "refdata.py", "site/*.py")
+# What renders the pages besides our code: MkDocs, the theme, the Markdown extensions and their template engine.
+PACKAGES = ("mkdocs", "mkdocs-material", "mkdocs-material-extensions", "pymdown-extensions", "Markdown",
+            "Pygments", "Jinja2", "babel", "PyYAML")
 
-def fingerprint(root: Path = paths.ROOT) -> str:
-    """A hash of everything the site is built from: the KB, the hand-written pages, the config and this code."""
+
+def _digest(files: list[tuple[str, Path]]) -> str:
     h = hashlib.sha256()
-    inputs = [root / "mkdocs.yml", root / "kb" / "glossary.yml", root / "kb" / "reading_path.yml"]
-    for folder in (paths.build_dir(), root / "docs", root / "iamkb" / "site"):
-        inputs += sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    for p in inputs:
-        if p.exists():
-            h.update(str(p.relative_to(root) if p.is_relative_to(root) else p).encode())
-            h.update(p.read_bytes())
+    for label, path in sorted(files):
+        data = path.read_bytes() if path.is_file() else None  # a missing file differs from an empty one
+        h.update(f"{label}\0{-1 if data is None else len(data)}\0".encode())
+        h.update(data or b"")
     return h.hexdigest()
 
 
+def _tree(folder: Path, pattern: str = "**/*") -> list[tuple[str, Path]]:
+    """(path relative to folder, path) of the files under folder: labels, not locations, so a KB copied elsewhere
+    (IAMKB_KB, IAMKB_BUILD) with the same content has the same hash."""
+    return [(p.relative_to(folder).as_posix(), p) for p in folder.glob(pattern)
+            if p.is_file() and "__pycache__" not in p.parts]
+
+
+def _versions() -> str:
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} missing")
+    return " ".join(found) + f" python=={sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def site_inputs(root: Path = paths.ROOT) -> dict[str, str]:
+    """{group: sha256} of everything a site build reads: the KB files the hook loads (iamkb.site.data), the
+    hand-written KB files it renders, mkdocs.yml, docs/ (pages and theme overrides), the code the hook runs and
+    the versions of the packages that render the pages."""
+    build, kb = paths.build_dir(), paths.kb_dir()
+    code = Path(__file__).resolve().parent.parent
+    return {
+        "mkdocs.yml": _digest([("mkdocs.yml", root / "mkdocs.yml")]),
+        "docs": _digest(_tree(root / "docs")),
+        "kb/build": _digest(_tree(build, "*.json")),  # load_site_data reads build/<name>.json only
+        "kb/*.yml": _digest([(n, kb / n) for n in ("glossary.yml", "reading_path.yml")]),
+        "kb/managed_policies.json": _digest([("managed_policies.json", kb / "managed_policies.json")]),
+        "code": _digest([item for pattern in CODE for item in _tree(code, pattern)]),
+        "packages": hashlib.sha256(_versions().encode()).hexdigest(),
+    }
+
+
+def fingerprint(root: Path = paths.ROOT, inputs: dict[str, str] | None = None) -> str:
+    """One hash of everything the site is built from (site_inputs)."""
+    inputs = site_inputs(root) if inputs is None else inputs
+    return hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(inputs.items())).encode()).hexdigest()
+
+
+def mkdocs_complaint(output: str) -> str:
+    """MkDocs's reason for failing, as one line: the exception of a traceback, else its ERROR and WARNING lines
+    (strict mode fails on warnings), else its last line."""
+    lines = [ln.rstrip() for ln in output.splitlines() if ln.strip()]
+    if any(ln.startswith("Traceback (most recent call last)") for ln in lines):
+        last = next((ln for ln in reversed(lines) if not ln[0].isspace()), lines[-1])
+        name, colon, message = last.partition(": ")
+        if colon and re.fullmatch(r"[\w.]+", name):
+            short = name.rpartition(".")[2]
+            return message if short == "InputError" else f"{short}: {message}"
+        return last
+    problems = [re.sub(r"^(ERROR|WARNING)\s*-\s*", "", ln) for ln in lines if re.match(r"(ERROR|WARNING)\s*-", ln)]
+    if problems:
+        return problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+    return lines[-1] if lines else ""
+
+
 def build_site(site_dir: Path, *, strict: bool = True, root: Path = paths.ROOT) -> Path:
-    """Run `mkdocs build` into site_dir; raise InputError with MkDocs's complaint when it fails."""
-    cmd = [sys.executable, "-m", "mkdocs", "build", "--quiet", "--site-dir", str(site_dir)]
+    """Run `mkdocs build` into site_dir; raise InputError with MkDocs's complaint when it fails.
+
+    Not --quiet: MkDocs 1.6's --quiet hides warnings from the strict-mode counter, so `--strict --quiet`
+    passes a build with warnings. The output is captured, and only read when the build fails.
+    """
+    cmd = [sys.executable, "-m", "mkdocs", "build", "--site-dir", str(site_dir)]
     if strict:
         cmd.append("--strict")
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env={**os.environ})
+    env = {**os.environ}
+    env.setdefault("NO_MKDOCS_2_WARNING", "1")  # Material's end-of-life banner
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
-        raise InputError(" | ".join(lines[-5:]) or f"exit {proc.returncode}", where="mkdocs build")
+        complaint = mkdocs_complaint(proc.stderr + "\n" + proc.stdout)
+        raise InputError(complaint or f"exit {proc.returncode}", where="mkdocs build")
     return site_dir
+
+
+def read_stamp(site_dir: Path) -> dict:
+    try:
+        stamp = json.loads((site_dir / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def update_site(site_dir: Path | None = None, *, strict: bool = True, force: bool = False,
+                root: Path = paths.ROOT, progress: Callable[[str], None] | None = None) -> dict:
+    """Build the site into site_dir unless it was built from the same inputs; swap it in atomically.
+
+    Returns {"site", "built", "fingerprint", "changed": [input groups], "seconds"}. On failure (InputError with
+    MkDocs's complaint) the previous site is untouched and no temporary folder is left.
+    """
+    started = time.monotonic()
+    site_dir = site_dir or paths.site_dir()
+    inputs = site_inputs(root)
+    stamp = {"fingerprint": fingerprint(root, inputs), "strict": strict, "inputs": inputs}
+    old = read_stamp(site_dir) if (site_dir / "index.html").is_file() else {}
+    old_inputs = old.get("inputs") if isinstance(old.get("inputs"), dict) else {}
+    changed = sorted(k for k in inputs if old_inputs.get(k) != inputs[k])
+    if strict and old and not old.get("strict"):
+        changed.append("strict")
+    result = {"site": str(site_dir), "built": False, "fingerprint": stamp["fingerprint"], "changed": changed}
+    if not force and not changed and old.get("fingerprint") == stamp["fingerprint"]:
+        return {**result, "seconds": round(time.monotonic() - started, 2)}
+    if progress:
+        if old:
+            why = "changed: " + ", ".join(changed) if changed else "--force"
+        else:
+            why = "no record of its inputs" if (site_dir / "index.html").is_file() else "no built site"
+        progress(f"building {site_dir} ({why}) ...")
+    from iamkb import atomic  # here, not at the top: the hook imports this module, and only rendering code
+
+    site_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{site_dir.name}.tmp-", dir=site_dir.parent))
+    try:
+        build_site(tmp, strict=strict, root=root)
+        (tmp / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        atomic.swap_in(tmp, site_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {**result, "built": True, "seconds": round(time.monotonic() - started, 2)}
 
 
 def cached_site(cache: Path | None = None) -> Path:
@@ -99,3 +224,29 @@ def cached_site(cache: Path | None = None) -> Path:
     build_site(out)
     (out / ".complete").write_text(key)
     return out
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+
+
+def add_site_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--site-dir", type=Path, default=None,
+                        help="where the site goes (default $IAMKB_SITE or site/; a symlink to its generation)")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    parser.add_argument("--no-strict", dest="strict", action="store_false",
+                        help="do not fail on MkDocs warnings (strict is the default)")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"site", "built", "fingerprint", "changed", "seconds"} as JSON')
+
+
+def run_site(args: argparse.Namespace) -> int:
+    site_dir = args.site_dir or paths.site_dir()
+    say = None if args.json else (lambda line: print(line, flush=True))
+    result = update_site(site_dir, strict=args.strict, force=args.force, progress=say)
+    if args.json:
+        print(json.dumps(result, sort_keys=True))
+    elif result["built"]:
+        print(f"built {site_dir} in {result['seconds']:.0f} s")
+    else:
+        print(f"{site_dir} is up to date (its inputs are unchanged; --force rebuilds)")
+    return 0
