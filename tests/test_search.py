@@ -295,7 +295,7 @@ def _ranked(index: Path, question: str, **weights) -> list[str]:
     q = e.parse(question)
     named = answer.named_entities(e, q)
     units = answer.units(e, q, w)
-    candidates = answer.gather(e, q, answer.retrieve(e, q), named, units)
+    candidates = answer.candidates(e, q, named, units, semantic=bool(w.semantic))
     return [c.hit.id for c in answer.rerank(e, q, candidates, named, units, w)]
 
 
@@ -309,7 +309,8 @@ def test_a_subsection_that_says_more_of_the_question_ranks_above_its_page(tree_i
 
 def test_what_is_asks_for_the_overview(tree_index):
     question = "what is a service-linked role"
-    assert _ranked(tree_index, question, definition=0.0)[0] != "autoscaling/slr#slr"
+    # lexical signals only: the sentence embedding alone also puts this tiny KB's overview first
+    assert _ranked(tree_index, question, definition=0.0, semantic=0.0)[0] != "autoscaling/slr#slr"
     assert ids(ask(question, index=tree_index))[0] == "autoscaling/slr#slr"
     assert ids(ask("delete a service-linked role", index=tree_index))[0] == "autoscaling/slr#slr-delete"
 

@@ -46,17 +46,24 @@ class Weights:
     specific_top: int = 10         # how deep the section-versus-enclosing-section rule looks (0: off)
     partial: float = 2.0           # exponent on the share of a multi-term form found (higher: stricter)
     definition: float = 0.25        # boost of an overview section for "what is X"
+    home_guide: float = 0.1       # a section of the Auto Scaling guide counts this much more than another guide's:
+                                   # the KB's readers run Auto Scaling groups, so where both guides say it ("the
+                                   # permissions to create a service-linked role") theirs is the better answer.
+                                   # Every fold of the 5-fold cross-validation chose 0.1 of (0, .05, .1, .2, .3, .5)
     semantic: float = 2.0          # score factor exp(semantic * cosine(question, document)) from the sentence
                                    # embedding (iamkb.search.semantic); 0: off. Every fold of the 5-fold
                                    # cross-validation chose 2.0 (`python -m iamkb.search.tune --semantic`)
 
 
 WEIGHTS = Weights()
+HOME_GUIDE = "autoscaling"  # the guide the KB is about (see Weights.home_guide)
 ASK_BOOSTS = {"title": 3.0, "names": 2.0, "body": 1.0}
 MIN_COVERAGE = 0.5        # below this share of the question's words matched, say so instead of guessing
-ENTITY_CENTRIC_EXTRA = 2  # a question naming an entity with at most this many other words is about the entity
+ENTITY_CENTRIC_EXTRA = 4  # a question naming an entity with at most this many other words is about the entity
+ENTITY_SAYS_THE_REST = 0.5  # ... when its answer says at least this share of those words
 RETRIEVE = 40             # sections and examples kept for the rerank
 RETRIEVE_ENTITIES = 8     # reference entities kept apart: 3,700 of them would crowd 400 sections out of the pool
+NEIGHBOURS = 5            # sections nearest in meaning added to the pool when BM25 missed them (`neighbours`)
 POOL = 160                # retrieval depth both are drawn from
 HOWTO = re.compile(r"\b(how|allow|deny|restrict|prevent|stop|only|require|limit|control|policy|policies|example|"
                    r"grant|let|force|give|permissions? to|can'?t|cannot)\b", re.IGNORECASE)
@@ -186,6 +193,40 @@ def retrieve(engine: Engine, query: Query) -> list[Hit]:
     return [engine.hit(docnum, score) for score, docnum in keep]
 
 
+def neighbours(engine: Engine, query: Query, hits: list[Hit], question_vector) -> list[Hit]:
+    """Sections nearest to the question in meaning that lexical retrieval missed, with their BM25 scores
+    (hybrid retrieval): a question in words the docs do not use ("does the CMK for ASG EBS encryption have to be
+    symmetric") may share too few of them with its answer to be among BM25's best 40."""
+    sem = engine.semantic()
+    if sem is None or question_vector is None:
+        return []
+    have = {h.id for h in hits}
+    ids = sem.nearest(question_vector, NEIGHBOURS, lambda i: i not in have and "#" in i and ":" not in i)
+    docs = [d for d in (engine.document(i) for i in ids) if d is not None]
+    scores = engine.scores_of(engine.whoosh_query(query.terms, ASK_BOOSTS), {d.docnum for d in docs}) \
+        if query.terms else {}
+    for d in docs:
+        d.score = scores.get(d.docnum, 0.0)
+    return docs
+
+
+def candidates(engine: Engine, query: Query, named: list[str], question_units: list[Unit],
+               semantic: bool = True) -> list[Candidate]:
+    """Everything the rerank weighs: the lexical and semantic pools gathered into candidates, each with its
+    similarity to the question (`semantic` off: lexical only, no model loaded)."""
+    hits = retrieve(engine, query)
+    sem = engine.semantic() if semantic else None
+    question_vector = sem.question_vector(query.text) if sem is not None else None
+    if question_vector is not None:
+        hits += neighbours(engine, query, hits, question_vector)
+    out = gather(engine, query, hits, named, question_units)
+    if question_vector is not None:
+        sims = sem.similarities(question_vector, [c.hit.id for c in out])
+        for c in out:
+            c.similarity = sims.get(c.hit.id, 0.0)
+    return out
+
+
 def _heading_terms(hit: Hit) -> set[str]:
     path = hit.data.get("path") or [hit.title]
     return set(analyze(" ".join(path)))
@@ -231,19 +272,6 @@ def gather(engine: Engine, query: Query, hits: list[Hit], named: list[str],
     return list(by_id.values())
 
 
-def add_similarities(engine: Engine, question: str, candidates: list[Candidate]) -> None:
-    """Each candidate's semantic similarity to the question (left 0 when the index has no vectors: then the
-    factor exp(semantic * 0) changes nothing)."""
-    if not candidates:
-        return
-    sem = engine.semantic()
-    if sem is None:
-        return
-    sims = sem.similarities(sem.question_vector(question), [c.hit.id for c in candidates])
-    for c in candidates:
-        c.similarity = sims.get(c.hit.id, 0.0)
-
-
 def is_overview(hit: Hit) -> bool:
     """A page's top section, or a section that introduces its topic ("Overview", "What is ABAC for AWS?")."""
     return hit.kind == "section" and (hit.data.get("level") == 1 or bool(OVERVIEW.match(hit.title)))
@@ -264,6 +292,8 @@ def rerank(engine: Engine, query: Query, candidates: list[Candidate], named: lis
             if weights.heading_cover else 0.0
         title_prec = len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0
         kind = weights.entity if c.hit.kind in ENTITY_KINDS else 1.0
+        if c.hit.guide == HOME_GUIDE:
+            kind *= 1.0 + weights.home_guide
         if definition and is_overview(c.hit):
             kind *= 1.0 + weights.definition
         c.score = (c.hit.score / top) ** weights.bm25_power * (weights.cover_base + cov) \
@@ -281,25 +311,36 @@ def rerank(engine: Engine, query: Query, candidates: list[Candidate], named: lis
 def place_named(engine: Engine, query: Query, ranked: list[Candidate], named: list[str],
                 question_units: list[Unit]) -> list[Candidate]:
     """Put the entities a question names first when the question is about them ("iam:PassRole", "DeleteTags
-    access level"), and right below the best section when it asks more ("example with aws:SourceArn and
+    access level": few other words, and the entity's answer says them), and right below the best section when
+    it asks more ("example with aws:SourceArn and
     aws:SourceAccount for the autoscaling role" wants the section that shows them)."""
     wanted = set(named)
     own = set().union(*(set(analyze(w)) for w in query.words
                         if wanted & set(engine.entities.get(w.strip("${}").lower(), [])[:1])
                         or wanted & set(engine.entities.get(query.corrections.get(w.lower(), ""), [])[:1])))
-    extra = [u for u in question_units if not (u.terms & own)]
+    extra = [Unit(u.word, u.forms) for u in question_units if not (u.terms & own)]  # counted, not weighed
     by_id = {c.hit.id: c for c in ranked}
-    if len(extra) <= ENTITY_CENTRIC_EXTRA:
-        lifted = ranked[0].score * 1.5
-        for ident in named:
-            if ident in by_id:
-                by_id[ident].score = max(by_id[ident].score, lifted)
-    else:
-        best = max((c.score for c in ranked if c.hit.kind not in ENTITY_KINDS), default=0.0)
-        for ident in named:
-            if ident in by_id:
-                by_id[ident].score = best * 0.9 if best else by_id[ident].score
+    lifted = ranked[0].score * 1.5
+    best = max((c.score for c in ranked if c.hit.kind not in ENTITY_KINDS), default=0.0)
+    for ident in named:
+        c = by_id.get(ident)
+        if c is None:
+            continue
+        if len(extra) <= ENTITY_CENTRIC_EXTRA and says_the_rest(c.hit, extra):
+            c.score = max(c.score, lifted)
+        elif best:
+            c.score = best * 0.9
     return sorted(ranked, key=lambda c: (-c.score, c.hit.id))
+
+
+def says_the_rest(entity: Hit, extra: list[Unit]) -> bool:
+    """Whether an entity's answer says the question's words beside its name: "DeleteTags access level" and
+    "autoScalingGroup arn format" are answered by the reference line (access level, ARN), "is PassRole logged
+    in CloudTrail" is not (it wants the section on PassRole in CloudTrail logs)."""
+    if not extra:
+        return True
+    text = " ".join([entity.title, entity.body, entity.data.get("answer", "")])
+    return coverage(set(analyze(text)), extra, 2.0) >= ENTITY_SAYS_THE_REST
 
 
 def prefer_specific(ranked: list[Candidate], question_units: list[Unit], depth: int,
@@ -421,10 +462,8 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGH
     query = engine.parse(question)
     named = named_entities(engine, query)
     question_units = units(engine, query, weights)
-    candidates = gather(engine, query, retrieve(engine, query), named, question_units)
-    if weights.semantic:  # off: no numpy, no model, no forward pass
-        add_similarities(engine, query.text, candidates)
-    ranked = rerank(engine, query, candidates, named, question_units, weights)
+    pool = candidates(engine, query, named, question_units, semantic=bool(weights.semantic))  # off: no numpy
+    ranked = rerank(engine, query, pool, named, question_units, weights)
     terms = set(query.terms)
     results = [{**c.hit.result(), "score": round(c.score, 4), "snippet": snippet(c, terms)} for c in ranked[:limit]]
     return {"question": question, "answer": compose(engine, question, query, ranked, named, question_units),

@@ -1,9 +1,9 @@
 """Build the Whoosh index from kb/build/ and swap it in atomically.
 
-kb/index is a symlink to a generation folder (index-<n>); a new index is written to a fresh generation and the
-symlink replaced with os.replace, which is atomic: a reader resolves either the old generation or the new one,
-never a half-written folder. The previous generation is kept (a reader that resolved it a moment before the
-swap can still open it); older ones are removed. Beside the Whoosh files, meta.json holds what `ask` needs
+kb/index is a symlink to a generation folder (index.gen-<n>); a new index is written to a temporary folder and
+swapped in by `iamkb.atomic.swap_in` (the site's swap too): a reader resolves either the old generation or the
+new one, never a half-written folder; the previous generation is kept for a reader that resolved it a moment
+before the swap, older ones are removed. Beside the Whoosh files, meta.json holds what `ask` needs
 without the KB: the compiled synonym table, the vocabulary for spelling correction and the entity names; and
 the semantic vectors with their model (`iamkb.search.semantic`), so they change with the index, never apart.
 """
@@ -11,7 +11,6 @@ the semantic vectors with their model (`iamkb.search.semantic`), so they change 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -19,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from iamkb import paths
+from iamkb import atomic, paths
 from iamkb.errors import InputError
 from iamkb.search import documents, semantic
 from iamkb.search.analysis import iam_analyzer, surface_forms
@@ -112,25 +111,6 @@ def write_index(docs: list[documents.SearchDoc], folder: Path, meta: dict[str, A
     (folder / "meta.json").write_text(json.dumps(meta, sort_keys=True, ensure_ascii=False), encoding="utf-8")
 
 
-def _generations(link: Path) -> list[Path]:
-    return sorted(link.parent.glob(f"{link.name}-*"), key=lambda p: p.stat().st_mtime)
-
-
-def swap_in(new: Path, link: Path) -> None:
-    """Point `link` at `new` atomically; keep the previous generation, remove older ones."""
-    if link.exists() and not link.is_symlink():  # an index from before generations: replace it once
-        shutil.rmtree(link)
-    tmp_link = link.parent / f".{link.name}.link-{os.getpid()}"
-    if tmp_link.is_symlink() or tmp_link.exists():
-        tmp_link.unlink()
-    tmp_link.symlink_to(new.name)
-    previous = link.resolve() if link.is_symlink() else None
-    os.replace(tmp_link, link)
-    for old in _generations(link):
-        if old not in (new, previous) and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-
-
 def build_index(build: Path | None = None, target: Path | None = None, synonyms: Path | None = None) -> dict:
     """Index the KB; returns counts by kind."""
     build = build or paths.build_dir()
@@ -142,12 +122,12 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
             "counts": dict(sorted(Counter(d.kind for d in docs).items()))}
     target.parent.mkdir(parents=True, exist_ok=True)
     previous = target.resolve() if target.is_symlink() else None
-    folder = Path(tempfile.mkdtemp(prefix=f"{target.name}-", dir=target.parent))
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         meta["semantic"] = semantic.build_vectors(docs, folder, previous)
         write_index(docs, folder, meta)
-        swap_in(folder, target)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+    atomic.swap_in(folder, target)  # removes the folder itself if the swap fails
     return meta["counts"]

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,6 +139,7 @@ class Semantic:
     model: embed.MiniLM
     vectors: Any
     rows: dict[str, int]
+    _ids: list[str] | None = None  # row -> id, built on first use
 
     @classmethod
     def open(cls, folder: Path) -> Semantic | None:
@@ -162,6 +164,30 @@ class Semantic:
 
     def question_vector(self, text: str):
         return self.model.embed([text])[0]
+
+    def nearest(self, question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
+        """Ids of the k documents most similar to the question among those `keep` accepts (one product with
+        every row: 4,230 x 384, about a millisecond)."""
+        import numpy as np
+
+        if k <= 0:
+            return []
+        ids = self.ids()
+        sims = np.asarray(self.vectors) @ question_vector
+        out: list[str] = []
+        for row in np.argsort(-sims, kind="stable"):
+            if keep(ids[row]):
+                out.append(ids[row])
+                if len(out) == k:
+                    break
+        return out
+
+    def ids(self) -> list[str]:
+        if self._ids is None:
+            self._ids = [""] * len(self.rows)
+            for ident, row in self.rows.items():
+                self._ids[row] = ident
+        return self._ids
 
     def similarities(self, question_vector, ids: list[str]) -> dict[str, float]:
         """Cosine similarity of the question to each document that has a vector (the rows are normalised)."""

@@ -10,6 +10,7 @@ question; only the rerank runs again for each setting, which makes a full cross-
 
     .venv/bin/python -m iamkb.search.tune [--folds 5] [--json]
     .venv/bin/python -m iamkb.search.tune --semantic    # is the sentence-embedding signal worth having?
+    .venv/bin/python -m iamkb.search.tune --only home_guide   # one weight, chosen per fold from its first value
 """
 
 from __future__ import annotations
@@ -23,11 +24,9 @@ from iamkb.search.answer import (
     WEIGHTS,
     Candidate,
     Weights,
-    add_similarities,
-    gather,
+    candidates,
     named_entities,
     rerank,
-    retrieve,
     units,
 )
 from iamkb.search.engine import Engine, Query
@@ -42,6 +41,7 @@ GRID: dict[str, tuple] = {
     "bm25_power": (0.5, 0.75, 1.0, 1.5),
     "partial": (1.0, 2.0, 3.0),
     "definition": (0.0, 0.25, 0.5),
+    "home_guide": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
 }
 SEMANTIC_GRID: dict[str, tuple] = {"semantic": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)}
 
@@ -61,8 +61,7 @@ def prepare(engine: Engine, questions: list[Question]) -> list[Prepared]:
     for q in questions:
         query = engine.parse(q.q)
         named = named_entities(engine, query)
-        cands = gather(engine, query, retrieve(engine, query), named, units(engine, query))
-        add_similarities(engine, query.text, cands)  # always: the weight decides whether they count
+        cands = candidates(engine, query, named, units(engine, query))  # always semantic: the weight decides
         out.append(Prepared(q, query, named, cands))
     return out
 
@@ -149,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--semantic", action="store_true",
                     help="instead: is the semantic signal worth having? (its weight chosen per fold, and with "
                          "every other weight, against the same rerank without it)")
+    ap.add_argument("--only", choices=sorted(GRID), metavar="WEIGHT",
+                    help="instead: one weight chosen per fold from its grid, against the same rerank with the "
+                         "weight at its grid's first value (off)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     eng = open_engine()
@@ -156,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     prepared = prepare(eng, tuning)
     if args.semantic:
         report = {"n": len(prepared), **semantic_report(eng, prepared, args.folds)}
+        print(json.dumps(report, indent=None if args.json else 1))
+        return 0
+    if args.only:
+        off = replace(WEIGHTS, **{args.only: GRID[args.only][0]})
+        report = {"n": len(prepared), "weight": args.only,
+                  **cross_validate(eng, prepared, args.folds, {args.only: GRID[args.only]}, off)}
         print(json.dumps(report, indent=None if args.json else 1))
         return 0
     report = {"n": len(prepared), "weights": asdict(WEIGHTS), "tune_part": metrics(ranks(eng, prepared, WEIGHTS)),
