@@ -88,16 +88,21 @@ def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp
     vmeta = json.loads((first / semantic.VECTORS_META).read_text())
     kinds = meta["counts"]
     n = kinds["section"] + sum(v for k, v in kinds.items() if k not in ("section", "example"))
-    assert meta["semantic"] == {"model": embed.MODEL_NAME, "documents": n, "embedded": n}
-    assert len(vmeta["ids"]) == n and not any(i.startswith("example:") for i in vmeta["ids"])
-
-    # the stored rows are the model's vectors of the documents' texts
     from iamkb.search.build import all_docs, load_kb
 
     docs = {d.id: d for d in all_docs(load_kb(tmp_path / "build"))}
+    passages = [(d.id, t) for d in docs.values() for t in semantic.passage_texts(d)]
+    assert len(passages) >= kinds["section"]  # every section has at least its heading
+    assert meta["semantic"] == {"model": embed.MODEL_NAME, "documents": n, "passages": len(passages),
+                                "embedded": n + len(passages)}
+    assert len(vmeta["ids"]) == n and not any(i.startswith("example:") for i in vmeta["ids"])
+    assert vmeta["passage_ids"] == [i for i, _ in passages]
+
+    # the stored rows are the model's vectors of the documents' texts, and of the sections' passages
     vectors = np.load(first / semantic.VECTORS)
     want = model.embed([semantic.embedding_text(docs[i]) for i in vmeta["ids"]])
     assert np.abs(vectors - want).max() < 1e-5
+    assert np.abs(np.load(first / semantic.PASSAGES) - model.embed([t for _, t in passages])).max() < 1e-5
 
     # an unchanged KB is rebuilt without a forward pass, and with the weights hard-linked, not copied
     build_index(tmp_path / "build", target, tmp_path / "none.yml")
@@ -107,10 +112,13 @@ def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp
     assert (second / embed.WEIGHTS_FILE).stat().st_ino == (first / embed.WEIGHTS_FILE).stat().st_ino
     assert np.array_equal(np.load(second / semantic.VECTORS), vectors)
 
-    # one changed section: one forward pass
+    # one changed section: a forward pass for it and for its passages that changed (the last window and a new one)
     _kb(tmp_path / "build", extra_text="It also needs a grant.")
     build_index(tmp_path / "build", target, tmp_path / "none.yml")
-    assert json.loads((target.resolve() / "meta.json").read_text())["semantic"]["embedded"] == 1
+    after = [t for d in all_docs(load_kb(tmp_path / "build")) for t in semantic.passage_texts(d)]
+    changed = len(set(after) - {t for _, t in passages})
+    assert changed == 2
+    assert json.loads((target.resolve() / "meta.json").read_text())["semantic"]["embedded"] == 1 + changed
 
 
 def test_similarities_are_the_cosines_of_question_and_document(model, tmp_path):
@@ -130,6 +138,25 @@ def test_similarities_are_the_cosines_of_question_and_document(model, tmp_path):
     for ident, s in sims.items():
         assert math.isclose(s, float(model.embed([semantic.embedding_text(docs[ident])])[0] @ qv), abs_tol=1e-5)
     assert np.isclose(np.linalg.norm(qv), 1.0, atol=1e-5)
+
+
+def test_passage_similarity_is_the_closest_passage_of_the_section(model, tmp_path):
+    import numpy as np
+
+    _kb(tmp_path / "build", extra_text="Grant the role kms:CreateGrant on the key. Then launch again.")
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml")
+    sem = engine(tmp_path / "index").semantic()
+    from iamkb.search.build import all_docs, load_kb
+
+    docs = {d.id: d for d in all_docs(load_kb(tmp_path / "build"))}
+    qv = sem.question_vector("which grant does the role need on the key")
+    sims = sem.passage_similarities(qv, list(docs))
+    assert set(sims) == {i for i, d in docs.items() if d.kind == "section"}  # sections only
+    for ident, s in sims.items():
+        texts = semantic.passage_texts(docs[ident])
+        assert math.isclose(s, float(np.max(model.embed(texts) @ qv)), abs_tol=1e-5)
+    last = list(sims)[-1]
+    assert len(semantic.passage_texts(docs[last])) > 1 and sims[last] > sem.similarities(qv, [last])[last]
 
 
 def _candidate(ident: str, score: float, similarity: float) -> Candidate:

@@ -115,3 +115,11 @@ def analyze(text: str) -> tuple[str, ...]:
     for tok in _shared()(text):
         seen.setdefault(tok.text, None)
     return tuple(seen)
+
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """A text's sentences and lines (a table row or list item is a line of its own), stripped, non-empty."""
+    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip() and s.strip() != "|"]

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from iamkb.search.analysis import STOPS, analyze
+from iamkb.search.analysis import STOPS, analyze, sentences
 from iamkb.search.documents import ENTITY_KINDS
 from iamkb.search.engine import QUESTION_WORDS, Engine, Hit, Query
 
@@ -69,7 +69,6 @@ HOWTO = re.compile(r"\b(how|allow|deny|restrict|prevent|stop|only|require|limit|
                    r"grant|let|force|give|permissions? to|can'?t|cannot)\b", re.IGNORECASE)
 DEFINITION = re.compile(r"\s*(what\s+(is|are)|what's|whats|define|definition\s+of|meaning\s+of)\b", re.IGNORECASE)
 OVERVIEW = re.compile(r"(overview|introduction|what\s+(is|are))\b", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _WORD = re.compile(r"\S+")
 
 
@@ -82,6 +81,8 @@ class Candidate:
     matched: set[str] = field(default_factory=set)
     examples: list[tuple[float, str]] = field(default_factory=list)  # (retrieval score, example id)
     similarity: float = 0.0  # cosine of the question's and the document's sentence embeddings (0: no vector)
+    passage_similarity: float | None = None  # a section's closest passage (None: no passage vectors)
+    learned: float | None = None  # the share of the learned ranker's softmax (None: not ranked by it)
 
 
 @dataclass(frozen=True)
@@ -221,9 +222,12 @@ def candidates(engine: Engine, query: Query, named: list[str], question_units: l
         hits += neighbours(engine, query, hits, question_vector)
     out = gather(engine, query, hits, named, question_units)
     if question_vector is not None:
-        sims = sem.similarities(question_vector, [c.hit.id for c in out])
+        ids = [c.hit.id for c in out]
+        sims = sem.similarities(question_vector, ids)
+        passages = sem.passage_similarities(question_vector, ids)
         for c in out:
             c.similarity = sims.get(c.hit.id, 0.0)
+            c.passage_similarity = passages.get(c.hit.id)
     return out
 
 
@@ -367,8 +371,7 @@ def prefer_specific(ranked: list[Candidate], question_units: list[Unit], depth: 
 def sentence_terms(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
     """A text's sentences with their index terms, memoized: the same sections come back question after
     question in a batch, and analyzing their sentences again was a fifth of the time per question."""
-    sentences = [s.strip() for s in _SENTENCE.split(text) if s and s.strip() and s.strip() != "|"]
-    return tuple((s, frozenset(analyze(s))) for s in sentences)
+    return tuple((s, frozenset(analyze(s))) for s in sentences(text))
 
 
 def key_sentences(text: str, terms: set[str], limit: int = 2) -> list[str]:
@@ -376,11 +379,10 @@ def key_sentences(text: str, terms: set[str], limit: int = 2) -> list[str]:
     analyzed = sentence_terms(text)
     if not analyzed:
         return []
-    sentences = [s for s, _ in analyzed]
     scored = [(len(t & terms), -i, s) for i, (s, t) in enumerate(analyzed)]
     best = sorted(scored, reverse=True)[:limit]
     if best[0][0] == 0:
-        return sentences[:1]
+        return [analyzed[0][0]]
     keep = sorted((-i, s) for n, i, s in best if n > 0)
     return [s for _, s in keep]
 
@@ -457,15 +459,22 @@ def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate]
     return "\n\n".join(parts)
 
 
-def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGHTS) -> dict:
-    """The answer and its ranked sources (`weights` other than the defaults: for benchmarks and tuning)."""
+def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGHTS, learned: bool = True) -> dict:
+    """The answer and its ranked sources (`weights` other than the defaults, or `learned` off: for benchmarks
+    and tuning). The learned ranker (`iamkb.search.learned`) has the last word when the index carries one and
+    the semantic signal is on (its features include it)."""
     query = engine.parse(question)
     named = named_entities(engine, query)
     question_units = units(engine, query, weights)
     pool = candidates(engine, query, named, question_units, semantic=bool(weights.semantic))  # off: no numpy
     ranked = rerank(engine, query, pool, named, question_units, weights)
+    if learned and weights.semantic and engine.ranker is not None and engine.semantic() is not None:
+        from iamkb.search.learned import apply
+
+        ranked = apply(engine.ranker, query, ranked, question_units)
     terms = set(query.terms)
-    results = [{**c.hit.result(), "score": round(c.score, 4), "snippet": snippet(c, terms)} for c in ranked[:limit]]
+    results = [{**c.hit.result(), "score": round(c.learned if c.learned is not None else c.score, 4),
+                "snippet": snippet(c, terms)} for c in ranked[:limit]]
     return {"question": question, "answer": compose(engine, question, query, ranked, named, question_units),
             "results": results}
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from iamkb import atomic, paths
 from iamkb.errors import InputError
-from iamkb.search import documents, semantic
+from iamkb.search import documents, learned, semantic
 from iamkb.search.analysis import iam_analyzer, surface_forms
 
 REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
@@ -111,15 +111,18 @@ def write_index(docs: list[documents.SearchDoc], folder: Path, meta: dict[str, A
     (folder / "meta.json").write_text(json.dumps(meta, sort_keys=True, ensure_ascii=False), encoding="utf-8")
 
 
-def build_index(build: Path | None = None, target: Path | None = None, synonyms: Path | None = None) -> dict:
-    """Index the KB; returns counts by kind."""
+def build_index(build: Path | None = None, target: Path | None = None, synonyms: Path | None = None,
+                ranker: Path | None = None) -> dict:
+    """Index the KB; returns counts by kind. The synonym table and the learned ranker (kb/ranker.json, when
+    present) are compiled in, so `ask` reads nothing but the index."""
     build = build or paths.build_dir()
     target = target or paths.index_dir()
     kb = load_kb(build)
     docs = all_docs(kb)
     meta = {"version": INDEX_VERSION, "synonyms": load_synonyms(synonyms or paths.kb_dir() / "synonyms.yml"),
             "vocabulary": vocabulary(docs), "entities": documents.entity_names(kb),
-            "counts": dict(sorted(Counter(d.kind for d in docs).items()))}
+            "counts": dict(sorted(Counter(d.kind for d in docs).items())),
+            "ranker": learned.load(ranker or paths.kb_dir() / "ranker.json")}
     target.parent.mkdir(parents=True, exist_ok=True)
     previous = target.resolve() if target.is_symlink() else None
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))

@@ -18,6 +18,7 @@ from typing import Any
 from iamkb import paths
 from iamkb.errors import InputError
 from iamkb.search.analysis import STOPS, analyze, compounds, iam_analyzer
+from iamkb.search.learned import Ranker
 
 # Field boosts, tuned on the tuning part of kb/questions.yml (never on the held-out part).
 FIELD_BOOSTS = {"title": 3.0, "names": 2.0, "path": 1.0, "body": 1.0, "code": 0.5}
@@ -92,6 +93,7 @@ class Engine:
         self._stored_cache: dict[int, dict[str, Any]] = {}
         self._docnum_cache: dict[str, int | None] = {}
         self._semantic: Any = False  # not loaded yet; then a Semantic, or None when the index has no vectors
+        self.ranker = Ranker.from_json(meta["ranker"]) if meta.get("ranker") else None  # ask's last stage
 
     def semantic(self):
         """The index's document vectors and question embedder (`iamkb.search.semantic`), loaded on first use

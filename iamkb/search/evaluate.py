@@ -62,6 +62,11 @@ def load_questions(path: Path | None = None) -> list[Question]:
     return out
 
 
+def tuning_part(questions: list[Question]) -> list[Question]:
+    """The answerable questions that are not held out: the only ones tuning and fitting may look at."""
+    return [q for q in questions if q.answerable and not q.heldout]
+
+
 def section_of(result_id: str) -> str:
     """The section an example id belongs to (`example:<section>:<n>`), else the id itself."""
     if result_id.startswith("example:"):
@@ -91,7 +96,7 @@ def parts_of(questions: list[Question]) -> dict[str, list[Question]]:
     batches, each batch's tuning and held-out parts (a later batch's held-out part is the fairest test of a
     method tuned before it was written)."""
     answerable = [q for q in questions if q.answerable]
-    parts = {"tune": [q for q in answerable if not q.heldout], "heldout": [q for q in answerable if q.heldout],
+    parts = {"tune": tuning_part(answerable), "heldout": [q for q in answerable if q.heldout],
              "all": answerable}
     batches = sorted({q.batch for q in answerable})
     if len(batches) > 1:

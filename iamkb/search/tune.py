@@ -30,7 +30,7 @@ from iamkb.search.answer import (
     units,
 )
 from iamkb.search.engine import Engine, Query
-from iamkb.search.evaluate import Question, first_rank, load_questions, metrics
+from iamkb.search.evaluate import Question, first_rank, load_questions, metrics, tuning_part
 
 # The values coordinate ascent may give each weight (a small grid: fewer choices, less room to fit noise).
 GRID: dict[str, tuple] = {
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     eng = open_engine()
-    tuning = [q for q in load_questions() if q.answerable and not q.heldout]
+    tuning = tuning_part(load_questions())
     prepared = prepare(eng, tuning)
     if args.semantic:
         report = {"n": len(prepared), **semantic_report(eng, prepared, args.folds)}

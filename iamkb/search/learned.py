@@ -1,0 +1,216 @@
+"""Ask's last stage: a linear ranker, fitted on the tuning part of kb/questions.yml, over what the rerank knows.
+
+Why: the hand-made rerank (`iamkb.search.answer.rerank`) multiplies its signals with fixed exponents; how much
+the closest passage of a section should count against the words it covers is not something one can set by
+hand, and each hand-set weight added to it scored the same under cross-validation. A linear model over the
+same evidence (the rerank's own score and position, BM25, coverage, heading, meaning of the section and of its
+closest passage) learns those trade-offs from the tuning questions: under 5-fold cross-validation on the
+tuning part it ranks better than the rerank alone, and fitted on batches 1 and 2 it also ranks batch 3's tuning
+questions better (bench/README.md, Search). It starts from the rerank (the rerank's score is a feature with
+the weight that reproduces its order) and is regularised towards that start, so with little evidence it
+changes little.
+
+The model is fitted by `python -m iamkb.search.learned --fit` (listwise softmax cross-entropy, full-batch
+gradient descent, no randomness: the same questions give the same weights), written to kb/ranker.json, and
+compiled into the index by `iamkb index`, like the synonym table. The held-out part is never loaded here.
+
+    .venv/bin/python -m iamkb.search.learned            # cross-validate on the tuning part, print the figures
+    .venv/bin/python -m iamkb.search.learned --fit      # and write kb/ranker.json from the whole tuning part
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from iamkb import paths
+from iamkb.search.analysis import analyze
+from iamkb.search.documents import ENTITY_KINDS
+
+FEATURES = ("rerank", "bm25", "coverage", "heading", "title", "entity", "overview", "similarity", "home_guide",
+            "passage", "position")
+L2 = 0.01          # 5-fold cross-validation on the tuning part over (0.3, 0.1, 0.03, 0.01, 0.003): 0.01 and 0.003
+                   # within a question of each other, the stronger regularisation kept
+EPOCHS = 300
+STEP = 0.5
+
+
+@dataclass(frozen=True)
+class Ranker:
+    """Weights over standardised features (mean and scale from the questions it was fitted on)."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    fitted_on: int = 0
+    l2: float = L2
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Ranker | None:
+        """None when the data is for other features (an index built by another version of this module)."""
+        if tuple(data.get("features", ())) != FEATURES:
+            return None
+        return cls(tuple(data["features"]), tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]),
+                   int(data.get("fitted_on", 0)), float(data.get("l2", L2)))
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("weights", "mean", "scale"):
+            out[key] = [round(v, 6) for v in out[key]]
+        out["features"] = list(self.features)
+        return out
+
+    def scores(self, rows: list[list[float]]) -> list[float]:
+        return [sum(w * (x - m) / s for w, x, m, s in zip(self.weights, row, self.mean, self.scale, strict=True))
+                for row in rows]
+
+
+def feature_rows(query, ranked: list, question_units: list, definition: bool) -> list[list[float]]:
+    """One row of FEATURES per candidate, in the rerank's order."""
+    from iamkb.search.answer import HOME_GUIDE, _heading_terms, coverage, is_overview
+
+    if not ranked:
+        return []
+    top = max(c.hit.score for c in ranked) or 1.0
+    question_terms = set(query.terms)
+    rows = []
+    for position, c in enumerate(ranked):
+        title_terms = set(analyze(c.hit.title))
+        rows.append([
+            math.log(max(c.score, 1e-6)),
+            math.log(c.hit.score / top + 1e-3),
+            coverage(c.matched, question_units, 2.0),
+            coverage(_heading_terms(c.hit), question_units, 2.0),
+            len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0,
+            float(c.hit.kind in ENTITY_KINDS),
+            float(definition and is_overview(c.hit)),
+            c.similarity,
+            float(c.hit.guide == HOME_GUIDE),
+            c.passage_similarity if c.passage_similarity is not None else c.similarity,
+            1.0 / (1 + position),
+        ])
+    return rows
+
+
+def apply(ranker: Ranker, query, ranked: list, question_units: list) -> list:
+    """The candidates in the ranker's order (ties keep the rerank's order)."""
+    from iamkb.search.answer import DEFINITION
+
+    rows = feature_rows(query, ranked, question_units, bool(DEFINITION.match(query.text)))
+    scores = ranker.scores(rows)
+    order = sorted(range(len(ranked)), key=lambda i: (-scores[i], i))
+    top = max(scores)
+    mass = [math.exp(s - top) for s in scores]
+    total = sum(mass)
+    for i in order:
+        ranked[i].learned = mass[i] / total  # shown as the result's score: its share, in the order given
+    return [ranked[i] for i in order]
+
+
+def fit(rows: list[list[list[float]]], relevant: list[list[bool]], l2: float = L2, epochs: int = EPOCHS) -> Ranker:
+    """Listwise fit: for each question, the softmax of the scores over its candidates should put its mass on
+    the relevant ones. Starts from the rerank's own order (weight on its score only)."""
+    import numpy as np
+
+    data = [(np.asarray(x, dtype=float), np.asarray(y, dtype=float)) for x, y in zip(rows, relevant, strict=True)
+            if len(x) and any(y)]
+    stacked = np.vstack([x for x, _ in data])
+    mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-9
+    start = np.zeros(len(FEATURES))
+    start[0] = scale[0]  # the rerank's order; the penalty pulls towards it, so little evidence changes little
+    w = start.copy()
+    step = STEP / (1.0 + l2)  # stable for any l2
+    for _ in range(epochs):
+        grad = np.zeros_like(w)
+        for x, y in data:
+            z = (x - mean) / scale
+            s = z @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            grad += (p - y / y.sum()) @ z
+        w -= step * (grad / len(data) + l2 * (w - start))
+    return Ranker(FEATURES, tuple(float(v) for v in w), tuple(float(v) for v in mean),
+                  tuple(float(v) for v in scale), fitted_on=len(data), l2=l2)
+
+
+def _first_rank(ranker: Ranker, rows: list[list[float]], relevant: list[bool]) -> int | None:
+    scores = ranker.scores(rows)
+    order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
+    return next((k + 1 for k, i in enumerate(order[:10]) if relevant[i]), None)
+
+
+def load(path: Path | None = None) -> dict[str, Any] | None:
+    """kb/ranker.json as data (None when absent: ask keeps the rerank's order)."""
+    from iamkb.errors import InputError
+
+    path = path or paths.kb_dir() / "ranker.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+
+
+def training_data(engine, questions) -> tuple[list, list]:
+    """Feature rows and relevance of each tuning question's candidates, ranked by the hand-made rerank."""
+    from iamkb.search.answer import DEFINITION, WEIGHTS, rerank, units
+    from iamkb.search.evaluate import section_of
+    from iamkb.search.tune import prepare
+
+    rows, relevant = [], []
+    for p in prepare(engine, questions):
+        qu = units(engine, p.query)
+        ranked = rerank(engine, p.query, p.candidates, p.named, qu, WEIGHTS)
+        rows.append(feature_rows(p.query, ranked, qu, bool(DEFINITION.match(p.query.text))))
+        wanted = set(p.question.ids)
+        relevant.append([c.hit.id in wanted or section_of(c.hit.id) in wanted for c in ranked])
+    return rows, relevant
+
+
+def main(argv: list[str] | None = None) -> int:
+    from iamkb.search.engine import engine as open_engine
+    from iamkb.search.evaluate import load_questions, metrics, tuning_part
+    from iamkb.search.tune import folds
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--fit", action="store_true", help="also fit on the whole tuning part and write kb/ranker.json")
+    ap.add_argument("--l2", type=float, default=L2)
+    args = ap.parse_args(argv)
+    tuning = tuning_part(load_questions())
+    rows, relevant = training_data(open_engine(), tuning)
+    index = list(range(len(tuning)))
+    before = [next((k + 1 for k, r in enumerate(relevant[i][:10]) if r), None) for i in index]
+    after: list[int | None] = [None] * len(index)
+    for test in folds(index, args.folds):
+        train = [i for i in index if i not in set(test)]
+        model = fit([rows[i] for i in train], [relevant[i] for i in train], args.l2)
+        for i in test:
+            after[i] = _first_rank(model, rows[i], relevant[i])
+    report: dict[str, Any] = {"n": len(index), "rerank": metrics(before), "cv_learned": metrics(after)}
+    last = max(q.batch for q in tuning)
+    earlier = [i for i in index if tuning[i].batch < last]
+    if earlier:  # a second test: fitted on the earlier batches, scored on the newest batch's tuning questions
+        newest = [i for i in index if tuning[i].batch == last]
+        model = fit([rows[i] for i in earlier], [relevant[i] for i in earlier], args.l2)
+        report[f"batch{last}_rerank"] = metrics([before[i] for i in newest])
+        report[f"batch{last}_learned_from_earlier"] = metrics([_first_rank(model, rows[i], relevant[i])
+                                                              for i in newest])
+    if args.fit:
+        model = fit(rows, relevant, args.l2)
+        target = paths.kb_dir() / "ranker.json"
+        target.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+        report["written"] = str(target)
+    print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Ask's learned last stage (iamkb.search.learned): fitting, applying, and carrying the model in the index."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from iamkb.errors import InputError
+from iamkb.search import learned
+from iamkb.search.build import build_index
+
+N = len(learned.FEATURES)
+PASSAGE = learned.FEATURES.index("passage")
+
+
+def _question(rng: random.Random, n: int = 8) -> tuple[list[list[float]], list[bool]]:
+    """Candidates in a rerank order (descending "rerank" feature) where the relevant one is never first by
+    that order but always has the highest "passage" feature: a signal the rerank misses."""
+    rows = []
+    for i in range(n):
+        row = [rng.random() for _ in range(N)]
+        row[0] = float(n - i)  # the rerank's score: its order
+        rows.append(row)
+    best = rng.randrange(1, n)
+    rows[best][PASSAGE] = max(r[PASSAGE] for r in rows) + 0.5
+    return rows, [i == best for i in range(n)]
+
+
+def _first(ranker: learned.Ranker, rows, relevant) -> int:
+    scores = ranker.scores(rows)
+    order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
+    return order.index(relevant.index(True)) + 1
+
+
+def test_fit_learns_a_signal_the_rerank_misses_and_is_deterministic():
+    rng = random.Random(7)
+    train = [_question(rng) for _ in range(60)]
+    test = [_question(rng) for _ in range(30)]
+    model = learned.fit([r for r, _ in train], [y for _, y in train])
+    again = learned.fit([r for r, _ in train], [y for _, y in train])
+    assert model == again and model.fitted_on == 60
+    assert all(_first(model, rows, y) == 1 for rows, y in test)
+    assert max(range(N), key=lambda i: model.weights[i]) == PASSAGE
+
+
+def test_strong_regularisation_keeps_the_rerank_order():
+    rng = random.Random(3)
+    train = [_question(rng) for _ in range(20)]
+    model = learned.fit([r for r, _ in train], [y for _, y in train], l2=1e3)
+    rows, _ = _question(rng)
+    scores = model.scores(rows)
+    assert sorted(range(len(rows)), key=lambda i: (-scores[i], i)) == list(range(len(rows)))
+
+
+def test_ranker_round_trips_and_refuses_other_features():
+    model = learned.Ranker(learned.FEATURES, tuple([0.5] * N), tuple([0.0] * N), tuple([1.0] * N), 3)
+    assert learned.Ranker.from_json(json.loads(json.dumps(model.to_json()))) == model
+    assert learned.Ranker.from_json({**model.to_json(), "features": ["rerank"]}) is None
+
+
+def test_the_index_carries_the_ranker_and_ask_applies_it(tmp_path):
+    from test_search import _write_kb
+
+    from iamkb.search import ask
+    from iamkb.search.engine import engine
+
+    _write_kb(tmp_path / "build")
+    weights = [0.0] * N
+    weights[PASSAGE] = 1.0  # rank by the closest passage only
+    ranker = learned.Ranker(learned.FEATURES, tuple(weights), tuple([0.0] * N), tuple([1.0] * N), 1)
+    (tmp_path / "ranker.json").write_text(json.dumps(ranker.to_json()))
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "ranker.json")
+    e = engine(tmp_path / "index")
+    assert e.ranker == ranker
+    if e.semantic() is None:
+        pytest.skip("the embedding model is not installed: ask does not apply the ranker without it")
+    question = "how can I remove scaling policies"
+    out = ask(question, index=tmp_path / "index")
+    scores = [r["score"] for r in out["results"]]
+    assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1 + 1e-9  # shares of the softmax
+    from iamkb.search import answer
+
+    q = e.parse(question)
+    units = answer.units(e, q)
+    pool = answer.candidates(e, q, answer.named_entities(e, q), units)
+    passage = {c.hit.id: c.passage_similarity if c.passage_similarity is not None else c.similarity for c in pool}
+    got = [r["id"] for r in out["results"]]
+    assert [passage[i] for i in got] == sorted((passage[i] for i in got), reverse=True)
+
+    # without a ranker file the index has none, and ask keeps the rerank's order
+    build_index(tmp_path / "build", tmp_path / "plain", tmp_path / "none.yml", tmp_path / "absent.json")
+    assert engine(tmp_path / "plain").ranker is None
+
+
+def test_a_malformed_ranker_file_is_one_line_naming_it(tmp_path):
+    bad = tmp_path / "ranker.json"
+    bad.write_text('{"features": [\n')
+    with pytest.raises(InputError) as err:
+        learned.load(bad)
+    assert str(bad) in str(err.value) and "line 2" in str(err.value)
+
+
+def test_the_committed_ranker_is_what_fit_gives_on_the_tuning_part(kb_build):
+    """kb/ranker.json is not edited by hand: fitting again on the current tuning part and index gives the same
+    weights (to a tolerance: the features come from floating-point vectors)."""
+    from iamkb.paths import index_dir, kb_dir
+    from iamkb.search.engine import engine
+    from iamkb.search.evaluate import load_questions, tuning_part
+
+    committed = learned.Ranker.from_json(json.loads((kb_dir() / "ranker.json").read_text()))
+    assert committed is not None
+    e = engine(index_dir())
+    if e.semantic() is None:
+        pytest.skip("the embedding model is not installed: the ranker's features need it")
+    tuning = tuning_part(load_questions())
+    rows, relevant = learned.training_data(e, tuning)
+    refit = learned.fit(rows, relevant, committed.l2)
+    assert refit.fitted_on == committed.fitted_on
+    assert max(abs(a - b) for a, b in zip(refit.weights, committed.weights, strict=True)) < 1e-3
+
+
+def test_only_the_tuning_part_is_fitted_on(kb_build):
+    from iamkb.search.evaluate import load_questions, tuning_part
+
+    questions = load_questions()
+    part = tuning_part(questions)
+    assert part and all(q.answerable and not q.heldout for q in part)
+    assert len(part) == sum(1 for q in questions if q.answerable) - sum(1 for q in questions if q.heldout)
