@@ -155,6 +155,22 @@ def test_ask_file_prints_one_object_per_line(index, tmp_path, capsys, monkeypatc
     assert [json.loads(line)["question"] for line in lines] == ["DeleteTags", "what is a service-linked role"]
 
 
+def test_ask_file_in_worker_processes_answers_the_same_in_order(index, tmp_path, capsys, monkeypatch):
+    from iamkb.search import PARALLEL_MIN
+
+    monkeypatch.setenv("IAMKB_INDEX", str(index))  # the spawned workers inherit it
+    base = ["DeleteTags", "what is a service-linked role", "kms key for the asg slr", "how do I tag a group"]
+    questions = [f"{base[i % len(base)]} {i}" for i in range(PARALLEL_MIN)]
+    f = tmp_path / "q.txt"
+    f.write_text("\n".join(questions), encoding="utf-8")
+    assert main(["ask", "--json", "--jobs", "2", "--file", str(f)]) == 0
+    parallel = capsys.readouterr().out
+    assert main(["ask", "--json", "--jobs", "1", "--file", str(f)]) == 0
+    assert parallel == capsys.readouterr().out
+    assert [json.loads(line)["question"] for line in parallel.splitlines()] == questions
+    assert main(["ask", "--jobs", "0", "--file", str(f)]) == 2
+
+
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("IAMKB_INDEX", str(tmp_path / "none"))
     assert main(["search", "--json", "x"]) == 2

@@ -176,10 +176,11 @@ def named_entities(engine: Engine, query: Query) -> list[str]:
     return found
 
 
-def retrieve(engine: Engine, query: Query) -> list[Hit]:
-    """BM25F candidates: the best sections and examples, and apart from them the best few reference entities."""
+def retrieve(engine: Engine, query: Query) -> tuple[list[Hit], dict[int, float]]:
+    """BM25F candidates: the best sections and examples, and apart from them the best few reference entities;
+    and the scores of the whole retrieval depth (docnum -> score), which `neighbours` reads."""
     if not query.terms:
-        return []
+        return [], {}
     entity_docs = engine.entity_docnums()
     top = engine.top_docs(engine.whoosh_query(query.terms, ASK_BOOSTS), POOL)
     keep, n_docs, n_entities = [], 0, 0
@@ -191,23 +192,24 @@ def retrieve(engine: Engine, query: Query) -> list[Hit]:
         elif n_docs < RETRIEVE:
             n_docs += 1
             keep.append((score, docnum))
-    return [engine.hit(docnum, score) for score, docnum in keep]
+    return [engine.hit(docnum, score) for score, docnum in keep], {docnum: score for score, docnum in top}
 
 
-def neighbours(engine: Engine, query: Query, hits: list[Hit], question_vector) -> list[Hit]:
-    """Sections nearest to the question in meaning that lexical retrieval missed, with their BM25 scores
-    (hybrid retrieval): a question in words the docs do not use ("does the CMK for ASG EBS encryption have to be
-    symmetric") may share too few of them with its answer to be among BM25's best 40."""
+def neighbours(engine: Engine, hits: list[Hit], depth: dict[int, float], question_vector) -> list[Hit]:
+    """Sections nearest to the question in meaning that lexical retrieval left out (hybrid retrieval): a
+    question in words the docs do not use ("does the CMK for ASG EBS encryption have to be symmetric") may share
+    too few of them with its answer to be among BM25's best 40. Each keeps its BM25 score when it is within the
+    retrieval depth, else the lowest score there (an upper bound: scoring it exactly would cost a second
+    search, as long as the first)."""
     sem = engine.semantic()
     if sem is None or question_vector is None:
         return []
     have = {h.id for h in hits}
     ids = sem.nearest(question_vector, NEIGHBOURS, lambda i: i not in have and "#" in i and ":" not in i)
+    floor = min(depth.values(), default=0.0)
     docs = [d for d in (engine.document(i) for i in ids) if d is not None]
-    scores = engine.scores_of(engine.whoosh_query(query.terms, ASK_BOOSTS), {d.docnum for d in docs}) \
-        if query.terms else {}
     for d in docs:
-        d.score = scores.get(d.docnum, 0.0)
+        d.score = depth.get(d.docnum, floor)
     return docs
 
 
@@ -215,11 +217,11 @@ def candidates(engine: Engine, query: Query, named: list[str], question_units: l
                semantic: bool = True) -> list[Candidate]:
     """Everything the rerank weighs: the lexical and semantic pools gathered into candidates, each with its
     similarity to the question (`semantic` off: lexical only, no model loaded)."""
-    hits = retrieve(engine, query)
+    hits, depth = retrieve(engine, query)
     sem = engine.semantic() if semantic else None
     question_vector = sem.question_vector(query.text) if sem is not None else None
     if question_vector is not None:
-        hits += neighbours(engine, query, hits, question_vector)
+        hits += neighbours(engine, hits, depth, question_vector)
     out = gather(engine, query, hits, named, question_units)
     if question_vector is not None:
         ids = [c.hit.id for c in out]

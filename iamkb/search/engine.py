@@ -283,13 +283,6 @@ class Engine:
         """The best (score, docnum) pairs for a query, without loading any stored fields."""
         return list(self.searcher.search(q, limit=limit, optimize=False).top_n)
 
-    def scores_of(self, q, docnums: set[int]) -> dict[int, float]:
-        """A query's scores for the given documents only (those that match it at all)."""
-        if not docnums:
-            return {}
-        results = self.searcher.search(q, limit=None, filter=docnums, optimize=False)
-        return {docnum: score for score, docnum in results.top_n}
-
     def _stored(self, docnum: int) -> dict[str, Any]:
         """A document's stored fields with `data` decoded, memoized: a batch of questions reads the same few
         hundred sections again and again (unpickling them was a tenth of the time per question). Shared:
