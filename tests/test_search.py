@@ -370,6 +370,21 @@ def test_unit_matching_needs_the_whole_name_or_its_expansion(index):
     assert coverage({"vpc"}, [rare, common]) == 0.75
 
 
+def test_a_multi_word_expansion_matches_only_where_its_words_stand_together(index):
+    from iamkb.search import answer
+    from iamkb.search.engine import engine
+
+    e = engine(index)  # its synonyms: cmk -> customer managed key
+    q = e.parse("what does the SLR need on my CMK")
+    cmk = next(u for u in answer.units(e, q) if u.word == "cmk")
+    phrase = answer.phrase_term("customer managed key")
+    assert (frozenset({phrase}), 1.0) in cmk.forms
+    assert answer.phrases_in("Grant it on the customer managed keys you use.", {phrase}) == {phrase}
+    assert answer.phrases_in("A custom suffix. The key is managed by AWS.", {phrase}) == set()
+    scattered = {"custom", "manag", "kei"}  # what the words analyze to, found apart
+    assert cmk.match(scattered) == 0.0 and cmk.match(scattered | {phrase}) == 1.0
+
+
 # --- batches, cross-validation, corrected shorthand (issue 6, continued again) --------------------------------
 
 def test_question_batches_are_scored_apart(tmp_path):
@@ -395,7 +410,7 @@ def test_question_batches_are_scored_apart(tmp_path):
 
 
 def test_a_corrected_shorthand_expands_like_the_shorthand(index):
-    from iamkb.search.answer import units
+    from iamkb.search.answer import phrase_term, units
     from iamkb.search.engine import Engine
 
     e = Engine(index)
@@ -404,8 +419,9 @@ def test_a_corrected_shorthand_expands_like_the_shorthand(index):
     q = e.parse("autoscalling")
     assert q.corrections == {"autoscalling": "autoscaling"}
     assert q.expansions == ["auto scaling group"]
+    assert set(analyze("auto scaling group")) <= set(q.terms)  # retrieved on its words
     (unit,) = units(e, q)
-    assert unit.match(set(analyze("auto scaling group"))) == 1.0
+    assert unit.match({phrase_term("auto scaling group")}) == 1.0  # and matched where they stand together
 
 
 def test_cross_validation_tunes_on_other_folds_only(index):

@@ -79,6 +79,7 @@ class Candidate:
     hit: Hit
     score: float = 0.0
     matched: set[str] = field(default_factory=set)
+    heading: set[str] = field(default_factory=set)  # the heading path's terms (and the question's phrases in it)
     examples: list[tuple[float, str]] = field(default_factory=list)  # (retrieval score, example id)
     similarity: float = 0.0  # cosine of the question's and the document's sentence embeddings (0: no vector)
     passage_similarity: float | None = None  # a section's closest passage (None: no passage vectors)
@@ -141,12 +142,38 @@ def units(engine: Engine, query: Query, weights: Weights = WEIGHTS) -> list[Unit
             forms += _word_forms(fixed, 1.0, drop)
         for expansion in synonyms.get(low, []) + (engine.synonyms.get(fixed, []) if fixed else []):
             terms = frozenset(analyze(expansion)) - drop
+            if len(terms) > 1:  # a phrase: matched only where the words stand together (see `phrases_in`)
+                terms = frozenset({phrase_term(expansion)})
             if terms:
                 forms.append((terms, weights.synonym))
         if forms:
             weight = max(engine.idf(t) for f, _ in forms[:1] for t in f) if weights.idf else 1.0
             out.append(Unit(low, tuple(forms), weight))
     return out
+
+
+PHRASE = "\u201c"  # marks a phrase term: no analyzer emits it, so it matches only through `phrases_in`
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def _words(text: str) -> str:
+    return " " + _NOT_WORD.sub(" ", text.lower()).strip() + " "
+
+
+def phrase_term(expansion: str) -> str:
+    """The pseudo-term of a multi-word synonym expansion ("customer managed key")."""
+    return PHRASE + _words(expansion).strip()
+
+
+def phrases_in(text: str, phrases: set[str]) -> set[str]:
+    """The phrase terms whose words stand together in the text (a plural or other ending on the last word
+    counts: "customer managed keys"). Why: matched word by word, "customer managed key" (what CMK means) was
+    found in a section on a *custom* suffix for the *service-linked role* that *manages* ... and that section
+    outranked the key policy page for "what does the ASG SLR need on my CMK?"."""
+    if not phrases:
+        return set()
+    words = _words(text)
+    return {p for p in phrases if f" {p[len(PHRASE):]}" in words}
 
 
 def coverage(terms: set[str] | frozenset[str], question_units: list[Unit], partial: float = 1.0) -> float:
@@ -233,11 +260,6 @@ def candidates(engine: Engine, query: Query, named: list[str], question_units: l
     return out
 
 
-def _heading_terms(hit: Hit) -> set[str]:
-    path = hit.data.get("path") or [hit.title]
-    return set(analyze(" ".join(path)))
-
-
 def gather(engine: Engine, query: Query, hits: list[Hit], named: list[str],
            question_units: list[Unit]) -> list[Candidate]:
     """Candidates from the hits (an example counts for its section), the named entities, and the question
@@ -270,8 +292,12 @@ def gather(engine: Engine, query: Query, hits: list[Hit], named: list[str],
     all_terms = sorted(set().union(*(u.terms for u in question_units))) if question_units else []
     docs_of = engine.term_docs(all_terms, list(ASK_BOOSTS),
                                [c.hit.docnum for c in by_id.values()] + [h.docnum for h in hits])
+    phrases = {t for t in all_terms if t.startswith(PHRASE)}
     for c in by_id.values():
         c.matched = {t for t, docs in docs_of.items() if c.hit.docnum in docs}
+        heading = " / ".join(c.hit.data.get("path") or [c.hit.title])
+        c.heading = set(analyze(heading)) | phrases_in(heading, phrases)
+        c.matched |= c.heading & phrases | phrases_in(f"{c.hit.title}\n{c.hit.body}", phrases)
     for h in hits:
         if h.kind == "example" and h.data.get("section") in by_id:
             by_id[h.data["section"]].matched |= {t for t, docs in docs_of.items() if h.docnum in docs}
@@ -294,7 +320,7 @@ def rerank(engine: Engine, query: Query, candidates: list[Candidate], named: lis
     for c in candidates:
         title_terms = set(analyze(c.hit.title))
         cov = coverage(c.matched, question_units, weights.partial)
-        heading_cov = coverage(_heading_terms(c.hit), question_units, weights.partial) \
+        heading_cov = coverage(c.heading, question_units, weights.partial) \
             if weights.heading_cover else 0.0
         title_prec = len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0
         kind = weights.entity if c.hit.kind in ENTITY_KINDS else 1.0
@@ -357,7 +383,7 @@ def prefer_specific(ranked: list[Candidate], question_units: list[Unit], depth: 
     page repeats "Auto Scaling". Siblings lifted over the same section keep their order."""
     head = ranked[:depth]
     by_id = {c.hit.id: c for c in head}
-    heading = {c.hit.id: coverage(_heading_terms(c.hit), question_units, partial) for c in head}
+    heading = {c.hit.id: coverage(c.heading, question_units, partial) for c in head}
     changed = False
     for _ in range(2):  # a second pass settles chains (page > section > subsection)
         for low in head:

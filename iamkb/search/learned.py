@@ -73,7 +73,7 @@ class Ranker:
 
 def feature_rows(query, ranked: list, question_units: list, definition: bool) -> list[list[float]]:
     """One row of FEATURES per candidate, in the rerank's order."""
-    from iamkb.search.answer import HOME_GUIDE, _heading_terms, coverage, is_overview
+    from iamkb.search.answer import HOME_GUIDE, coverage, is_overview
 
     if not ranked:
         return []
@@ -86,7 +86,7 @@ def feature_rows(query, ranked: list, question_units: list, definition: bool) ->
             math.log(max(c.score, 1e-6)),
             math.log(c.hit.score / top + 1e-3),
             coverage(c.matched, question_units, 2.0),
-            coverage(_heading_terms(c.hit), question_units, 2.0),
+            coverage(c.heading, question_units, 2.0),
             len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0,
             float(c.hit.kind in ENTITY_KINDS),
             float(definition and is_overview(c.hit)),
