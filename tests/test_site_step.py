@@ -7,6 +7,7 @@ must not build (up to date, or failing fast in the hook) or a fake build of a fe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -33,6 +35,39 @@ KB_INPUTS = ("glossary.yml", "reading_path.yml", "managed_policies.json")
 def run_site(site: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "iamkb.cli", "site", "--site-dir", str(site), *args],
                           capture_output=True, text=True, env={**os.environ, **(env or {})}, cwd=ROOT)
+
+
+@contextlib.contextmanager
+def served_while_read(site: Path, paths: tuple[str, ...], readers: int = 1, pause: float = 0.05):
+    """`iamkb serve`'s server on `site`, with reader threads requesting `paths` over and over until the block
+    ends; yields (base URL, responses): each response's body, or "error ..." for a failed request."""
+    srv = make_server(site, port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{srv.server_address[1]}/"
+    responses: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            for path in paths:
+                try:
+                    with urllib.request.urlopen(base + path, timeout=10) as resp:
+                        responses.append(resp.read().decode("utf-8", "replace"))
+                except (urllib.error.URLError, OSError) as err:
+                    responses.append(f"error {base + path}: {err}")
+            done.wait(pause)
+
+    threads = [threading.Thread(target=read) for _ in range(readers)]
+    for t in threads:
+        t.start()
+    try:
+        yield base, responses
+    finally:
+        done.set()
+        for t in threads:
+            t.join()
+        srv.shutdown()
+        srv.server_close()
 
 
 def copy_kb(kb_build: Path, dest: Path) -> Path:
@@ -126,33 +161,11 @@ def test_a_changed_input_rebuilds_while_the_server_keeps_serving(built, kb_build
     glossary["terms"][0]["definition"] += " " + marker
     (kb / "glossary.yml").write_text(yaml.safe_dump(glossary, sort_keys=False), encoding="utf-8")
 
-    srv = make_server(site, port=0)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{srv.server_address[1]}/"
-    failures: list[str] = []
-    done = threading.Event()
-
-    def read_all_the_time() -> None:
-        while not done.is_set():
-            for url in (base, base + "glossary/", base + "search/search_index.json"):
-                try:
-                    with urllib.request.urlopen(url, timeout=10) as resp:
-                        resp.read()
-                except (urllib.error.URLError, OSError) as err:
-                    failures.append(f"{url}: {err}")
-            done.wait(0.05)
-
-    reader = threading.Thread(target=read_all_the_time)
-    reader.start()
-    try:
+    with served_while_read(site, ("", "glossary/", "search/search_index.json")) as (base, responses):
         proc = run_site(site, "--json", env={"IAMKB_KB": str(kb), "IAMKB_BUILD": str(kb / "build")})
         with urllib.request.urlopen(base + "glossary/", timeout=10) as resp:
             served = resp.read().decode("utf-8")
-    finally:
-        done.set()
-        reader.join()
-        srv.shutdown()
-        srv.server_close()
+    failures = [r for r in responses if r.startswith("error ")]
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["built"] is True and result["changed"] == ["kb/*.yml"]
@@ -251,34 +264,10 @@ def test_a_server_never_sees_a_missing_or_half_site_during_swaps(tmp_path: Path)
         return folder
 
     atomic.swap_in(generation(0), site)
-    srv = make_server(site, port=0)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{srv.server_address[1]}/"
-    seen: list[str] = []
-    done = threading.Event()
-
-    def read() -> None:
-        while not done.is_set():
-            for url in (base, base + "a/"):
-                try:
-                    with urllib.request.urlopen(url, timeout=10) as resp:
-                        seen.append(resp.read().decode())
-                except (urllib.error.URLError, OSError) as err:
-                    seen.append(f"error {err}")
-
-    readers = [threading.Thread(target=read) for _ in range(2)]
-    for r in readers:
-        r.start()
-    try:
+    with served_while_read(site, ("", "a/"), readers=2, pause=0.0) as (_, seen):
         for n in range(1, 30):  # paced: a generation outlives one more swap, not two within one request
             atomic.swap_in(generation(n), site)
-            done.wait(0.1)
-    finally:
-        done.set()
-        for r in readers:
-            r.join()
-        srv.shutdown()
-        srv.server_close()
+            time.sleep(0.1)
     assert seen and all(s.startswith("gen ") for s in seen), [s for s in seen if not s.startswith("gen ")][:3]
     assert len(atomic.generations(site)) == 2
 
