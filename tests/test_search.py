@@ -67,13 +67,15 @@ def _write_kb(folder: Path, reference: bool = True) -> None:
         (folder / f"{name}.json").write_text(json.dumps(data), encoding="utf-8")
 
 
+# The toy KBs below are indexed without kb/ranker.json (a "none.json" that does not exist): the learned stage is
+# fitted on the real KB's questions and has its own tests (test_search_learned.py); these test the rerank.
 @pytest.fixture(scope="module")
 def index(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("kb")
     _write_kb(root / "build")
     syn = root / "synonyms.yml"
     syn.write_text("asg: [auto scaling group]\nslr: [service-linked role]\ncmk: [customer managed key]\n")
-    counts = build_index(root / "build", root / "index", syn)
+    counts = build_index(root / "build", root / "index", syn, root / "none.json")
     assert counts == {"action": 2, "condition_key": 1, "example": 1, "section": 4}
     return root / "index"
 
@@ -182,18 +184,18 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
 def test_rebuild_swaps_atomically_and_old_readers_keep_working(tmp_path):
     _write_kb(tmp_path / "build", reference=False)
     target = tmp_path / "index"
-    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    build_index(tmp_path / "build", target, tmp_path / "none.yml", tmp_path / "none.json")
     first = target.resolve()
     before = search("production", index=target)
     from iamkb.search.engine import engine
 
     old = engine(target)
-    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    build_index(tmp_path / "build", target, tmp_path / "none.yml", tmp_path / "none.json")
     second = target.resolve()
     assert target.is_symlink() and first != second and first.is_dir()  # previous generation kept
     assert ids(search("production", index=target)) == ids(before)
     assert old.search("production")[1][0].id == ids(before)[0]  # a reader opened before the swap still reads
-    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    build_index(tmp_path / "build", target, tmp_path / "none.yml", tmp_path / "none.json")
     assert not first.exists() and second.is_dir()  # older generations are removed
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("index")) == sorted(
         ["index", second.name, target.resolve().name])
@@ -287,7 +289,7 @@ def _tree_kb(folder: Path, regions: int) -> None:
 def tree_index(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("tree")
     _tree_kb(root / "build", regions=60)
-    counts = build_index(root / "build", root / "index", root / "none.yml")
+    counts = build_index(root / "build", root / "index", root / "none.yml", root / "none.json")
     assert counts == {"action": 60 * 5, "section": 6}
     return root / "index"
 

@@ -82,7 +82,7 @@ def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp
 
     _kb(tmp_path / "build")
     target = tmp_path / "index"
-    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    build_index(tmp_path / "build", target, tmp_path / "none.yml", tmp_path / "none.json")
     first = target.resolve()
     meta = json.loads((first / "meta.json").read_text())
     vmeta = json.loads((first / semantic.VECTORS_META).read_text())
@@ -105,7 +105,7 @@ def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp
     assert np.abs(np.load(first / semantic.PASSAGES) - model.embed([t for _, t in passages])).max() < 1e-5
 
     # an unchanged KB is rebuilt without a forward pass, and with the weights hard-linked, not copied
-    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    build_index(tmp_path / "build", target, tmp_path / "none.yml", tmp_path / "none.json")
     second = target.resolve()
     assert second != first
     assert json.loads((second / "meta.json").read_text())["semantic"]["embedded"] == 0
@@ -114,7 +114,7 @@ def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp
 
     # one changed section: a forward pass for it and for its passages that changed (the last window and a new one)
     _kb(tmp_path / "build", extra_text="It also needs a grant.")
-    build_index(tmp_path / "build", target, tmp_path / "none.yml")
+    build_index(tmp_path / "build", target, tmp_path / "none.yml", tmp_path / "none.json")
     after = [t for d in all_docs(load_kb(tmp_path / "build")) for t in semantic.passage_texts(d)]
     changed = len(set(after) - {t for _, t in passages})
     assert changed == 2
@@ -125,7 +125,7 @@ def test_similarities_are_the_cosines_of_question_and_document(model, tmp_path):
     import numpy as np
 
     _kb(tmp_path / "build")
-    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml")
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "none.json")
     sem = engine(tmp_path / "index").semantic()
     q = "how can I remove scaling policies"
     qv = sem.question_vector(q)
@@ -144,7 +144,7 @@ def test_passage_similarity_is_the_closest_passage_of_the_section(model, tmp_pat
     import numpy as np
 
     _kb(tmp_path / "build", extra_text="Grant the role kms:CreateGrant on the key. Then launch again.")
-    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml")
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "none.json")
     sem = engine(tmp_path / "index").semantic()
     from iamkb.search.build import all_docs, load_kb
 
@@ -177,7 +177,7 @@ def test_rerank_weighs_similarity_by_its_weight():
 def test_index_without_the_model_still_answers(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(embed, "find_model_zip", lambda: None)
     _kb(tmp_path / "build")
-    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml")
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "none.json")
     assert "not installed" in capsys.readouterr().err
     folder = tmp_path / "index"
     assert json.loads((folder.resolve() / "meta.json").read_text())["semantic"] is None
@@ -190,7 +190,7 @@ def test_index_without_the_model_still_answers(tmp_path, monkeypatch, capsys):
 def test_damaged_vectors_are_a_one_line_error(model, tmp_path, capsys, monkeypatch):
     _kb(tmp_path / "build")
     folder = tmp_path / "index"
-    build_index(tmp_path / "build", folder, tmp_path / "none.yml")
+    build_index(tmp_path / "build", folder, tmp_path / "none.yml", tmp_path / "none.json")
     (folder.resolve() / semantic.VECTORS).write_bytes(b"not numpy")
     monkeypatch.setenv("IAMKB_INDEX", str(folder))
     assert main(["ask", "--json", "which scaling policies can be deleted"]) == 2
