@@ -28,12 +28,6 @@ def _question(rng: random.Random, n: int = 8) -> tuple[list[list[float]], list[b
     return rows, [i == best for i in range(n)]
 
 
-def _first(ranker: learned.Ranker, rows, relevant) -> int:
-    scores = ranker.scores(rows)
-    order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
-    return order.index(relevant.index(True)) + 1
-
-
 def test_fit_learns_a_signal_the_rerank_misses_and_is_deterministic():
     rng = random.Random(7)
     train = [_question(rng) for _ in range(60)]
@@ -41,7 +35,7 @@ def test_fit_learns_a_signal_the_rerank_misses_and_is_deterministic():
     model = learned.fit([r for r, _ in train], [y for _, y in train])
     again = learned.fit([r for r, _ in train], [y for _, y in train])
     assert model == again and model.fitted_on == 60
-    assert all(_first(model, rows, y) == 1 for rows, y in test)
+    assert all(learned._first_rank(y, model, rows) == 1 for rows, y in test)
     assert max(range(N), key=lambda i: model.weights[i]) == PASSAGE
 
 

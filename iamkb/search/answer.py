@@ -83,6 +83,11 @@ class Candidate:
     examples: list[tuple[float, str]] = field(default_factory=list)  # (retrieval score, example id)
     similarity: float = 0.0  # cosine of the question's and the document's sentence embeddings (0: no vector)
     passage_similarity: float | None = None  # a section's closest passage (None: no passage vectors)
+    # what the rerank measured (set by `rerank`; the learned stage reads them as features)
+    coverage: float = 0.0          # share of the question's words the document says
+    heading_coverage: float = 0.0  # ... its heading path says
+    title_precision: float = 0.0   # share of the title's words the question says
+    overview: bool = False         # an overview section, for a "what is X" question
     learned: float | None = None  # the share of the learned ranker's softmax (None: not ranked by it)
 
 
@@ -232,6 +237,7 @@ def neighbours(engine: Engine, hits: list[Hit], depth: dict[int, float], questio
     if sem is None or question_vector is None:
         return []
     have = {h.id for h in hits}
+    # sections only (ids guide/page#anchor; entities are kind:name, examples have no vector)
     ids = sem.nearest(question_vector, NEIGHBOURS, lambda i: i not in have and "#" in i and ":" not in i)
     floor = min(depth.values(), default=0.0)
     docs = [d for d in (engine.document(i) for i in ids) if d is not None]
@@ -319,24 +325,24 @@ def rerank(engine: Engine, query: Query, candidates: list[Candidate], named: lis
     definition = bool(DEFINITION.match(query.text))
     for c in candidates:
         title_terms = set(analyze(c.hit.title))
-        cov = coverage(c.matched, question_units, weights.partial)
-        heading_cov = coverage(c.heading, question_units, weights.partial) \
-            if weights.heading_cover else 0.0
-        title_prec = len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0
+        c.coverage = coverage(c.matched, question_units, weights.partial)
+        c.heading_coverage = coverage(c.heading, question_units, weights.partial)
+        c.title_precision = len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0
+        c.overview = definition and is_overview(c.hit)
         kind = weights.entity if c.hit.kind in ENTITY_KINDS else 1.0
         if c.hit.guide == HOME_GUIDE:
             kind *= 1.0 + weights.home_guide
-        if definition and is_overview(c.hit):
+        if c.overview:
             kind *= 1.0 + weights.definition
-        c.score = (c.hit.score / top) ** weights.bm25_power * (weights.cover_base + cov) \
-            * (1.0 + weights.heading_cover * heading_cov + weights.title_precision * title_prec) * kind \
-            * math.exp(weights.semantic * c.similarity)
+        c.score = (c.hit.score / top) ** weights.bm25_power * (weights.cover_base + c.coverage) \
+            * (1.0 + weights.heading_cover * c.heading_coverage + weights.title_precision * c.title_precision) \
+            * kind * math.exp(weights.semantic * c.similarity)
         c.hit.matched = frozenset(c.matched)
     ranked = sorted(candidates, key=lambda c: (-c.score, c.hit.id))
     if named:
         ranked = place_named(engine, query, ranked, named, question_units)
     if weights.specific_top:
-        ranked = prefer_specific(ranked, question_units, weights.specific_top, weights.partial)
+        ranked = prefer_specific(ranked, weights.specific_top)
     return ranked
 
 
@@ -375,15 +381,14 @@ def says_the_rest(entity: Hit, extra: list[Unit]) -> bool:
     return coverage(set(analyze(text)), extra, 2.0) >= ENTITY_SAYS_THE_REST
 
 
-def prefer_specific(ranked: list[Candidate], question_units: list[Unit], depth: int,
-                    partial: float = 1.0) -> list[Candidate]:
+def prefer_specific(ranked: list[Candidate], depth: int) -> list[Candidate]:
     """A section ranks above an enclosing section of it (both near the top) when its heading path (its
     ancestors' titles and its own) says more of the question: "vpc endpoint policy" wants "Create a VPC endpoint
     policy" under the page "Amazon EC2 Auto Scaling and interface VPC endpoints", which BM25 prefers because the
     page repeats "Auto Scaling". Siblings lifted over the same section keep their order."""
     head = ranked[:depth]
     by_id = {c.hit.id: c for c in head}
-    heading = {c.hit.id: coverage(c.heading, question_units, partial) for c in head}
+    heading = {c.hit.id: c.heading_coverage for c in head}
     changed = False
     for _ in range(2):  # a second pass settles chains (page > section > subsection)
         for low in head:
@@ -499,7 +504,7 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGH
     if learned and weights.semantic and engine.ranker is not None and engine.semantic() is not None:
         from iamkb.search.learned import apply
 
-        ranked = apply(engine.ranker, query, ranked, question_units)
+        ranked = apply(engine.ranker, ranked)
     terms = set(query.terms)
     results = [{**c.hit.result(), "score": round(c.learned if c.learned is not None else c.score, 4),
                 "snippet": snippet(c, terms)} for c in ranked[:limit]]

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from iamkb import paths
-from iamkb.search.analysis import analyze
 from iamkb.search.documents import ENTITY_KINDS
 
 # The rerank's evidence per candidate; the two ranks (among the candidates, by closest passage and by section
@@ -74,43 +73,37 @@ class Ranker:
                 for row in rows]
 
 
-def feature_rows(query, ranked: list, question_units: list, definition: bool) -> list[list[float]]:
-    """One row of FEATURES per candidate, in the rerank's order (ranks as 1 / (1 + rank), 1 for the first)."""
-    from iamkb.search.answer import HOME_GUIDE, coverage, is_overview
+def feature_rows(ranked: list) -> list[list[float]]:
+    """One row of FEATURES per candidate, in the rerank's order, from what the rerank measured (ranks as
+    1 / (1 + rank), 1 for the first)."""
+    from iamkb.search.answer import HOME_GUIDE
 
     if not ranked:
         return []
     top = max(c.hit.score for c in ranked) or 1.0
-    question_terms = set(query.terms)
     passage = [c.passage_similarity if c.passage_similarity is not None else c.similarity for c in ranked]
     p_rank = {i: r for r, i in enumerate(sorted(range(len(ranked)), key=lambda i: -passage[i]))}
     s_rank = {i: r for r, i in enumerate(sorted(range(len(ranked)), key=lambda i: -ranked[i].similarity))}
-    rows = []
-    for position, c in enumerate(ranked):
-        title_terms = set(analyze(c.hit.title))
-        rows.append([
-            math.log(max(c.score, 1e-6)),
-            math.log(c.hit.score / top + 1e-3),
-            coverage(c.matched, question_units, 2.0),
-            coverage(c.heading, question_units, 2.0),
-            len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0,
-            float(c.hit.kind in ENTITY_KINDS),
-            float(definition and is_overview(c.hit)),
-            c.similarity,
-            float(c.hit.guide == HOME_GUIDE),
-            c.passage_similarity if c.passage_similarity is not None else c.similarity,
-            1.0 / (1 + position),
-            1.0 / (1 + p_rank[position]),
-            1.0 / (1 + s_rank[position]),
-        ])
-    return rows
+    return [[
+        math.log(max(c.score, 1e-6)),
+        math.log(c.hit.score / top + 1e-3),
+        c.coverage,
+        c.heading_coverage,
+        c.title_precision,
+        float(c.hit.kind in ENTITY_KINDS),
+        float(c.overview),
+        c.similarity,
+        float(c.hit.guide == HOME_GUIDE),
+        passage[position],
+        1.0 / (1 + position),
+        1.0 / (1 + p_rank[position]),
+        1.0 / (1 + s_rank[position]),
+    ] for position, c in enumerate(ranked)]
 
 
-def apply(ranker: Ranker, query, ranked: list, question_units: list) -> list:
+def apply(ranker: Ranker, ranked: list) -> list:
     """The candidates in the ranker's order (ties keep the rerank's order)."""
-    from iamkb.search.answer import DEFINITION
-
-    rows = feature_rows(query, ranked, question_units, bool(DEFINITION.match(query.text)))
+    rows = feature_rows(ranked)
     scores = ranker.scores(rows)
     order = sorted(range(len(ranked)), key=lambda i: (-scores[i], i))
     top = max(scores)
@@ -147,10 +140,15 @@ def fit(rows: list[list[list[float]]], relevant: list[list[bool]], l2: float = L
                   tuple(float(v) for v in scale), fitted_on=len(data), l2=l2)
 
 
-def _first_rank(ranker: Ranker, rows: list[list[float]], relevant: list[bool]) -> int | None:
-    scores = ranker.scores(rows)
-    order = sorted(range(len(rows)), key=lambda i: (-scores[i], i))
-    return next((k + 1 for k, i in enumerate(order[:10]) if relevant[i]), None)
+def _first_rank(relevant: list[bool], ranker: Ranker | None = None, rows: list[list[float]] | None = None,
+                depth: int = 10) -> int | None:
+    """1-based rank of the first relevant candidate within `depth`, in the ranker's order (without a ranker: the
+    rerank's order, the order the candidates come in)."""
+    order = list(range(len(relevant)))
+    if ranker is not None and rows is not None:
+        scores = ranker.scores(rows)
+        order.sort(key=lambda i: (-scores[i], i))
+    return next((k + 1 for k, i in enumerate(order[:depth]) if relevant[i]), None)
 
 
 def load(path: Path | None = None) -> dict[str, Any] | None:
@@ -168,7 +166,7 @@ def load(path: Path | None = None) -> dict[str, Any] | None:
 
 def training_data(engine, questions) -> tuple[list, list]:
     """Feature rows and relevance of each tuning question's candidates, ranked by the hand-made rerank."""
-    from iamkb.search.answer import DEFINITION, WEIGHTS, rerank, units
+    from iamkb.search.answer import WEIGHTS, rerank, units
     from iamkb.search.evaluate import section_of
     from iamkb.search.tune import prepare
 
@@ -176,7 +174,7 @@ def training_data(engine, questions) -> tuple[list, list]:
     for p in prepare(engine, questions):
         qu = units(engine, p.query)
         ranked = rerank(engine, p.query, p.candidates, p.named, qu, WEIGHTS)
-        rows.append(feature_rows(p.query, ranked, qu, bool(DEFINITION.match(p.query.text))))
+        rows.append(feature_rows(ranked))
         wanted = set(p.question.ids)
         relevant.append([c.hit.id in wanted or section_of(c.hit.id) in wanted for c in ranked])
     return rows, relevant
@@ -195,13 +193,14 @@ def main(argv: list[str] | None = None) -> int:
     tuning = tuning_part(load_questions())
     rows, relevant = training_data(open_engine(), tuning)
     index = list(range(len(tuning)))
-    before = [next((k + 1 for k, r in enumerate(relevant[i][:10]) if r), None) for i in index]
+    before = [_first_rank(relevant[i]) for i in index]
     after: list[int | None] = [None] * len(index)
     for test in folds(index, args.folds):
-        train = [i for i in index if i not in set(test)]
+        held = set(test)
+        train = [i for i in index if i not in held]
         model = fit([rows[i] for i in train], [relevant[i] for i in train], args.l2)
         for i in test:
-            after[i] = _first_rank(model, rows[i], relevant[i])
+            after[i] = _first_rank(relevant[i], model, rows[i])
     report: dict[str, Any] = {"n": len(index), "rerank": metrics(before), "cv_learned": metrics(after)}
     last = max(q.batch for q in tuning)
     earlier = [i for i in index if tuning[i].batch < last]
@@ -209,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         newest = [i for i in index if tuning[i].batch == last]
         model = fit([rows[i] for i in earlier], [relevant[i] for i in earlier], args.l2)
         report[f"batch{last}_rerank"] = metrics([before[i] for i in newest])
-        report[f"batch{last}_learned_from_earlier"] = metrics([_first_rank(model, rows[i], relevant[i])
+        report[f"batch{last}_learned_from_earlier"] = metrics([_first_rank(relevant[i], model, rows[i])
                                                               for i in newest])
     if args.fit:
         model = fit(rows, relevant, args.l2)

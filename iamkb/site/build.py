@@ -213,17 +213,11 @@ def update_site(site_dir: Path | None = None, *, strict: bool = True, force: boo
 
 
 def cached_site(cache: Path | None = None) -> Path:
-    """The site built from the current inputs, reused while they are unchanged (tests and benchmarks share it)."""
-    base = cache or paths.ROOT / ".cache" / "site"
-    key = fingerprint()[:16]
-    out = base / key
-    if (out / "index.html").exists() and (out / ".complete").exists():
-        return out
-    if base.exists():
-        shutil.rmtree(base)
-    build_site(out)
-    (out / ".complete").write_text(key)
-    return out
+    """The site built from the current inputs, reused while they are unchanged (tests and benchmarks share it):
+    `update_site` into .cache/site, so it is rebuilt and swapped in the same way as the real one."""
+    site = (cache or paths.ROOT / ".cache") / "site"
+    update_site(site)
+    return site
 
 
 # ---------------------------------------------------------------------------------------------------- CLI
