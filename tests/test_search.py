@@ -359,6 +359,16 @@ def test_spelling_correction_keeps_known_words_and_fixes_hyphenated_ones(index):
     assert e.parse("permisison").corrections == {"permisison": "permission"}  # a swap is one edit
 
 
+def test_spelling_correction_keeps_the_first_letter(index):
+    from iamkb.search.engine import Engine
+
+    e = Engine(index)
+    e.vocabulary = {**e.vocabulary, "action": 900, "time": 300, "launch": 200}
+    # two edits away, but another word, not a typo: "vacation" is not "action", "uptime" not "time"
+    assert e.parse("vacation uptime").corrections == {}
+    assert e.parse("lanch").corrections == {"lanch": "launch"}
+
+
 def test_unit_matching_needs_the_whole_name_or_its_expansion(index):
     from iamkb.search.answer import Unit, coverage
 

@@ -134,7 +134,10 @@ class Engine:
     def correct(self, word: str) -> str | None:
         """The nearest vocabulary word to an unknown word, else None. Edit distance counts a swap of two
         letters as one edit ("tempalte"); 1 edit for words of up to 5 letters, 2 for longer ones. A short word
-        is only corrected to a common one: "polcy" is surely "policy", but "paren" need not be "parent"."""
+        is only corrected to a common one: "polcy" is surely "policy", but "paren" need not be "parent". The
+        first letter must stay: typists rarely get it wrong, and a word that differs there is another word
+        ("vacation" is not "action", "uptime" not "time"; on the question set every correction that changed
+        the first letter was one of these, and the rule let ask decline one more unanswerable question)."""
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
@@ -145,6 +148,7 @@ class Engine:
                                 score_cutoff=1 if short else 2, limit=8)
         if short:
             found = [m for m in found if self.vocabulary[m[0]] >= SHORT_WORD_MIN_DF]
+        found = [m for m in found if m[0][:1] == word[:1]]
         if not found:
             return None
         best = min(found, key=lambda m: (m[1], -self.vocabulary[m[0]], m[0]))
