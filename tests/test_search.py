@@ -473,3 +473,17 @@ def test_action_answer_lists_the_resource_types_condition_keys_too(kb_build):
     assert rec["condition_keys"] == []
     expected = sorted({k for rt in rec["resource_types"] for k in rt["condition_keys"]})
     assert expected and f"condition keys {', '.join(expected)}" in action_answer(rec, {})
+
+
+def test_a_qualified_name_typed_with_a_space_is_named_when_the_question_says_its_kind(kb_build):
+    from iamkb.paths import index_dir
+    from iamkb.search import answer
+    from iamkb.search.engine import engine
+
+    e = engine(index_dir())
+    named = answer.named_entities(e, e.parse("ec2 instance resource type arn"))
+    assert named == ["resource_type:ec2:instance"]
+    assert ids(ask("ec2 instance resource type arn"))[0] == "resource_type:ec2:instance"
+    assert answer.named_entities(e, e.parse("aws sourceip condition key")) == ["condition_key:aws:SourceIp"]
+    # without the kind, "ec2 instance" is only words
+    assert answer.named_entities(e, e.parse("role for the ec2 instance of my group")) == []

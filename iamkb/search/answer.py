@@ -189,9 +189,17 @@ def coverage(terms: set[str] | frozenset[str], question_units: list[Unit], parti
     return sum(u.weight * u.match(terms, partial) for u in question_units) / total
 
 
+# What a question says when the qualified name it types with a space ("ec2 instance") is meant as that name.
+SAYS_KIND = {"resource_type": re.compile(r"\bresource[- ]types?\b"),
+             "condition_key": re.compile(r"\b(?:condition[- ])?keys?\b"),
+             "action": re.compile(r"\b(?:actions?|permissions?|apis?)\b")}
+
+
 def named_entities(engine: Engine, query: Query) -> list[str]:
     """Entity ids the question names: a qualified name (svc:Action, a condition key), a CamelCase action or
-    resource type name as the reference spells it, or a managed policy name."""
+    resource type name as the reference spells it, or a managed policy name; and a qualified name typed with a
+    space ("ec2 instance resource type arn") when the question says which kind of name it is (without that,
+    "ec2 instance" is just words: most questions that say it are not about the resource type)."""
     found: list[str] = []
     for word in query.words:
         bare = word.strip("${}")
@@ -205,6 +213,13 @@ def named_entities(engine: Engine, query: Query) -> list[str]:
             if camel or ids[0].startswith("managed_policy:"):
                 found.extend(i for i in ids[:1] if i not in found)
                 break
+    lowered = [w.strip("${}").lower() for w in query.words]
+    text = query.text.lower()
+    for service, name in zip(lowered, lowered[1:], strict=False):
+        ids = engine.entities.get(f"{service}:{name}", [])[:1]
+        kind = ids[0].split(":", 1)[0] if ids else ""
+        if ids and ids[0] not in found and kind in SAYS_KIND and SAYS_KIND[kind].search(text):
+            found.append(ids[0])
     return found
 
 
