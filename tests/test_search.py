@@ -487,3 +487,19 @@ def test_a_qualified_name_typed_with_a_space_is_named_when_the_question_says_its
     assert answer.named_entities(e, e.parse("aws sourceip condition key")) == ["condition_key:aws:SourceIp"]
     # without the kind, "ec2 instance" is only words
     assert answer.named_entities(e, e.parse("role for the ec2 instance of my group")) == []
+
+
+def test_no_entity_the_question_does_not_name_ranks_above_one_it_names():
+    from iamkb.search.answer import Candidate, named_before_namesakes
+    from iamkb.search.engine import Hit
+
+    def cand(ident: str, kind: str) -> Candidate:
+        return Candidate(hit=Hit(ident, kind, "iam", ident, "", 1.0, "", {}))
+
+    ranked = [cand("action:ssm:GetParameter", "action"), cand("sec#a", "section"),
+              cand("action:ssm:GetParameters", "action"), cand("sec#b", "section")]
+    out = [c.hit.id for c in named_before_namesakes(ranked, ["action:ssm:GetParameters"])]
+    assert out == ["sec#a", "action:ssm:GetParameters", "action:ssm:GetParameter", "sec#b"]
+    assert named_before_namesakes(ranked, []) == ranked
+    assert [c.hit.id for c in named_before_namesakes(ranked, ["action:ssm:GetParameter"])] == \
+        [c.hit.id for c in ranked]

@@ -386,6 +386,19 @@ def place_named(engine: Engine, query: Query, ranked: list[Candidate], named: li
     return sorted(ranked, key=lambda c: (-c.score, c.hit.id))
 
 
+def named_before_namesakes(ranked: list[Candidate], named: list[str]) -> list[Candidate]:
+    """No reference entity the question does not name ranks above one it names: "ssm:GetParameters" put
+    ssm:GetParameter first (the same words once stemmed), which is another action. Sections keep their places."""
+    first = next((i for i, c in enumerate(ranked) if c.hit.id in named), None)
+    if first is None:
+        return ranked
+    above = [c for c in ranked[:first] if c.hit.kind in ENTITY_KINDS and c.hit.id not in named]
+    if not above:
+        return ranked
+    moved = {c.hit.id for c in above}
+    return [c for c in ranked[:first + 1] if c.hit.id not in moved] + above + ranked[first + 1:]
+
+
 def says_the_rest(entity: Hit, extra: list[Unit]) -> bool:
     """Whether an entity's answer says the question's words beside its name: "DeleteTags access level" and
     "autoScalingGroup arn format" are answered by the reference line (access level, ARN), "is PassRole logged
@@ -520,6 +533,7 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGH
         from iamkb.search.learned import apply
 
         ranked = apply(engine.ranker, ranked)
+    ranked = named_before_namesakes(ranked, named)
     terms = set(query.terms)
     results = [{**c.hit.result(), "score": round(c.learned if c.learned is not None else c.score, 4),
                 "snippet": snippet(c, terms)} for c in ranked[:limit]]
