@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,18 @@ def count_headings(markdown: str) -> int:
         elif not fenced and re.match(r"^#{1,6} ", line):
             count += 1
     return count
+
+
+def uncovered_modules(module: str, patterns: tuple[str, ...]) -> set[Path]:
+    """The iamkb modules that importing `module` loads (in a fresh interpreter) and that none of the glob
+    patterns under iamkb/ covers: what a build step's input hash would miss."""
+    code = (f"import sys, {module}\n"
+            "print('\\n'.join(sorted(m.__file__ for n, m in sys.modules.items() if n.split('.')[0] == 'iamkb')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    package = ROOT / "iamkb"
+    loaded = {Path(f).resolve().relative_to(package) for f in proc.stdout.split()}
+    assert loaded, f"importing {module} loaded no iamkb module"
+    return loaded - {p.relative_to(package) for pattern in patterns for p in package.glob(pattern)}
 
 
 def need(condition: bool, reason: str) -> None:

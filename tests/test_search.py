@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import uncovered_modules
 
 from iamkb.cli import main
 from iamkb.search import ask, search
@@ -501,3 +502,46 @@ def test_no_entity_the_question_does_not_name_ranks_above_one_it_names():
     assert named_before_namesakes(ranked, []) == ranked
     assert [c.hit.id for c in named_before_namesakes(ranked, ["action:ssm:GetParameter"])] == \
         [c.hit.id for c in ranked]
+
+
+def test_index_is_rebuilt_only_when_its_inputs_change(tmp_path, monkeypatch, capsys):
+    """`iamkb index` keeps an index built from the same KB, synonyms, ranker, code and packages (make serve and
+    make test run it every time); any one of them changing rebuilds it, and --force always does."""
+    from iamkb.search import build as index_build
+
+    kb = tmp_path / "kb"
+    _write_kb(kb / "build", reference=False)
+    monkeypatch.setenv("IAMKB_KB", str(kb))
+    monkeypatch.delenv("IAMKB_BUILD", raising=False)
+    monkeypatch.delenv("IAMKB_INDEX", raising=False)
+
+    def run(*args: str) -> dict:
+        assert main(["index", "--json", *args]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    first = run()
+    assert first["built"] and first["documents"] == {"example": 1, "section": 4}
+    generation = (kb / "index").resolve()
+    again = run()
+    assert not again["built"] and again["documents"] == first["documents"]
+    assert (kb / "index").resolve() == generation
+    (kb / "synonyms.yml").write_text("asg: [auto scaling group]\n", encoding="utf-8")
+    assert run()["changed"] == ["synonyms"]
+    sections = json.loads((kb / "build" / "sections.json").read_text())
+    sections[0]["text"] += " More words."
+    (kb / "build" / "sections.json").write_text(json.dumps(sections), encoding="utf-8")
+    (kb / "build" / "notes.txt").write_text("not read by the index")
+    assert run()["changed"] == ["kb/build"]
+    monkeypatch.setattr(index_build, "PACKAGES", (*index_build.PACKAGES, "no-such-package"))
+    assert run()["changed"] == ["packages"]
+    assert not run()["built"]
+    forced = run("--force")
+    assert forced["built"] and forced["changed"] == []
+    assert main(["index"]) == 0
+    assert "is up to date" in capsys.readouterr().out
+
+
+def test_the_index_hash_covers_every_iamkb_module_the_build_runs():
+    from iamkb.search import build as index_build
+
+    assert uncovered_modules("iamkb.search.build", index_build.CODE) == set()

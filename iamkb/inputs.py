@@ -1,0 +1,47 @@
+"""Content hashes of a build step's inputs, so that a step whose inputs did not change can skip its work.
+
+Why: `make serve` and `make test` run every step each time; the site (`iamkb site`) and the search index
+(`iamkb index`) each store the hash of what they were built from and rebuild only when it differs. Files are
+labelled by their path relative to the folder they were found in, not by location, so a KB copied elsewhere
+(IAMKB_KB, IAMKB_BUILD) with the same content has the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from importlib import metadata
+from pathlib import Path
+
+
+def digest(files: list[tuple[str, Path]]) -> str:
+    """sha256 over (label, content) pairs in label order; a missing file differs from an empty one."""
+    h = hashlib.sha256()
+    for label, path in sorted(files):
+        data = path.read_bytes() if path.is_file() else None
+        h.update(f"{label}\0{-1 if data is None else len(data)}\0".encode())
+        h.update(data or b"")
+    return h.hexdigest()
+
+
+def tree(folder: Path, pattern: str = "**/*") -> list[tuple[str, Path]]:
+    """(path relative to folder, path) of the files under folder that match pattern."""
+    return [(p.relative_to(folder).as_posix(), p) for p in folder.glob(pattern)
+            if p.is_file() and "__pycache__" not in p.parts]
+
+
+def versions(packages: tuple[str, ...]) -> str:
+    """sha256 of the installed versions of these distributions and of Python's."""
+    found = []
+    for name in packages:
+        try:
+            found.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{name} missing")
+    text = " ".join(found) + f" python=={sys.version_info[0]}.{sys.version_info[1]}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def fingerprint(inputs: dict[str, str]) -> str:
+    """One hash of {group: hash}."""
+    return hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(inputs.items())).encode()).hexdigest()
