@@ -149,6 +149,26 @@ def test_ask_declines_when_nothing_is_relevant(index):
     assert out["answer"].startswith("Nothing in the knowledge base answers this")
 
 
+def test_abstention_weighs_the_question_words_by_rarity(index):
+    # half of the words are the docs' everyday words, but the two the question turns on appear nowhere
+    out = ask("scaling policies for groups on the kubernetes cluster", index=index)
+    assert out["answer"].startswith("Nothing in the knowledge base answers this")
+    assert out["results"]  # the closest matches are still listed
+    assert not ask("scaling policies for production groups", index=index)["answer"].startswith("Nothing")
+
+
+def test_conversational_glue_is_not_part_of_what_is_asked(kb_build):
+    from iamkb.paths import index_dir
+    from iamkb.search import answer
+    from iamkb.search.engine import engine
+
+    e = engine(index_dir())
+    q = e.parse("let people change the desired capacity of groups but nothing else")
+    assert [u.word for u in answer.units(e, q)] == ["people", "change", "desired", "capacity", "groups"]
+    assert not ask("let people change the desired capacity of groups but nothing else")["answer"].startswith(
+        "Nothing")
+
+
 def test_ask_file_prints_one_object_per_line(index, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("IAMKB_INDEX", str(index))
     f = tmp_path / "q.txt"

@@ -24,7 +24,15 @@ from iamkb.search.learned import Ranker
 FIELD_BOOSTS = {"title": 3.0, "names": 2.0, "path": 1.0, "body": 1.0, "code": 0.5}
 # Words that make a question a question but say nothing about its subject.
 QUESTION_WORDS = frozenset(
-    ["how", "what", "which", "who", "whom", "why", "where", "do", "does", "did", "i", "me", "my", "mine", "our", "should", "would", "could", "there", "get", "got", "want", "wants", "need", "needs", "please", "tell", "show", "explain", "about", "any", "some", "way", "ways"])
+    ["how", "what", "which", "who", "whom", "why", "where", "do", "does", "did", "i", "me", "my", "mine", "our", "should", "would", "could", "there", "get", "got", "want", "wants", "need", "needs", "please", "tell", "show", "explain", "about", "any", "some", "way", "ways",
+     # the glue of a conversational question, which Whoosh's stop list does not hold: in the docs they are
+     # rare, so weighted by rarity they counted as much as the question's subject ("let a team change the
+     # desired capacity of groups but nothing else" covered 0.39 of itself in the section that answers it)
+     "but", "else", "nothing", "let", "lets", "than", "just", "also", "still", "even", "already", "really",
+     "actually", "anything", "something", "everything", "anyone", "someone", "everyone", "anybody",
+     "somebody", "everybody", "etc", "then", "so", "too", "very", "quite", "ever", "every", "since", "yet",
+     "though", "although", "whether", "here", "there's", "it's", "i'm", "we're", "they're", "don't",
+     "doesn't", "isn't", "aren't", "can't", "won't", "didn't"])
 MAX_DF_SHARE = 0.4
 MIN_CORRECT_LEN = 4     # shorter words are names or shorthand more often than typos
 SHORT_WORD_MIN_DF = 25  # a word of up to 5 letters is only corrected to a word in at least this many documents
