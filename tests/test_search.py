@@ -153,7 +153,8 @@ def test_abstention_weighs_the_question_words_by_rarity(index):
     # half of the words are the docs' everyday words, but the two the question turns on appear nowhere
     out = ask("scaling policies for groups on the kubernetes cluster", index=index)
     assert out["answer"].startswith("Nothing in the knowledge base answers this")
-    assert out["results"]  # the closest matches are still listed
+    assert out["results"]  # the closest matches are still listed, the first named with its id and URL
+    assert f'({out["results"][0]["id"]} <{out["results"][0]["url"]}>)' in out["answer"]
     assert not ask("scaling policies for production groups", index=index)["answer"].startswith("Nothing")
 
 

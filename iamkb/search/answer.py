@@ -489,8 +489,8 @@ def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate]
     # unanswerable ones then confirmed it: 36 -> 42 declined.
     best_cov = max((c.coverage for c in ranked), default=0.0)
     if not ranked or (not named and best_cov < MIN_COVERAGE):
-        closest = f" The closest match, \"{ranked[0].hit.title}\" ({ranked[0].hit.id}), covers too little of " \
-                  f"the question." if ranked else ""
+        closest = f" The closest match, \"{ranked[0].hit.title}\" ({ranked[0].hit.id} <{ranked[0].hit.url}>), " \
+                  f"covers too little of the question." if ranked else ""
         return ("Nothing in the knowledge base answers this confidently." + closest
                 + " Try other words, or `iamkb search` for plain full-text results.")
     parts: list[str] = []
