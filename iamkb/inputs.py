@@ -9,6 +9,7 @@ labelled by their path relative to the folder they were found in, not by locatio
 from __future__ import annotations
 
 import hashlib
+import json
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -45,3 +46,19 @@ def versions(packages: tuple[str, ...]) -> str:
 def fingerprint(inputs: dict[str, str]) -> str:
     """One hash of {group: hash}."""
     return hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(inputs.items())).encode()).hexdigest()
+
+
+def read_record(path: Path) -> dict:
+    """The JSON object a build step stored beside its output (its inputs' hashes and more); {} when the file is
+    missing, unreadable or not an object: a build with no usable record is rebuilt."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def changed(now: dict[str, str], record: dict) -> list[str]:
+    """The input groups whose hash differs from the record's "inputs" (all of them when it has none)."""
+    before = record.get("inputs") if isinstance(record.get("inputs"), dict) else {}
+    return sorted(k for k in now if before.get(k) != now[k])

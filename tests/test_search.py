@@ -558,6 +558,8 @@ def test_index_is_rebuilt_only_when_its_inputs_change(tmp_path, monkeypatch, cap
     assert not run()["built"]
     forced = run("--force")
     assert forced["built"] and forced["changed"] == []
+    (kb / "index" / "meta.json").write_text("[]", encoding="utf-8")  # no usable record: rebuilt, not a crash
+    assert run()["built"]
     assert main(["index"]) == 0
     assert "is up to date" in capsys.readouterr().out
 

@@ -163,12 +163,8 @@ def update_index(force: bool = False) -> dict[str, Any]:
     started = time.monotonic()
     build, target, kb = paths.build_dir(), paths.index_dir(), paths.kb_dir()
     now = index_inputs(build, kb / "synonyms.yml", kb / "ranker.json")
-    try:
-        old = json.loads((target / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        old = {}
-    old_inputs = old.get("inputs") if isinstance(old, dict) and isinstance(old.get("inputs"), dict) else {}
-    changed = sorted(k for k in now if old_inputs.get(k) != now[k])
+    old = inputs.read_record(target / "meta.json")
+    changed = inputs.changed(now, old)
     if not force and not changed and old.get("version") == INDEX_VERSION:
         return {"index": str(target), "built": False, "documents": old.get("counts", {}), "changed": [],
                 "seconds": round(time.monotonic() - started, 2)}

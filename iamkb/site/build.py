@@ -25,7 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from iamkb import paths
-from iamkb.inputs import digest, tree, versions
+from iamkb.inputs import changed as changed_groups
+from iamkb.inputs import digest, read_record, tree, versions
 from iamkb.inputs import fingerprint as combine
 from iamkb.errors import InputError
 from iamkb.site import examples, onboarding, reference, topics, urls
@@ -139,11 +140,7 @@ def build_site(site_dir: Path, *, strict: bool = True, root: Path = paths.ROOT) 
 
 
 def read_stamp(site_dir: Path) -> dict:
-    try:
-        stamp = json.loads((site_dir / STAMP).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return stamp if isinstance(stamp, dict) else {}
+    return read_record(site_dir / STAMP)
 
 
 def update_site(site_dir: Path | None = None, *, strict: bool = True, force: bool = False,
@@ -158,8 +155,7 @@ def update_site(site_dir: Path | None = None, *, strict: bool = True, force: boo
     inputs = site_inputs(root)
     stamp = {"fingerprint": fingerprint(root, inputs), "strict": strict, "inputs": inputs}
     old = read_stamp(site_dir) if (site_dir / "index.html").is_file() else {}
-    old_inputs = old.get("inputs") if isinstance(old.get("inputs"), dict) else {}
-    changed = sorted(k for k in inputs if old_inputs.get(k) != inputs[k])
+    changed = changed_groups(inputs, old)
     if strict and old and not old.get("strict"):
         changed.append("strict")
     result = {"site": str(site_dir), "built": False, "fingerprint": stamp["fingerprint"], "changed": changed}
