@@ -169,6 +169,12 @@ def whoosh_default_system(sections: list[dict], tmp: Path):
     return run
 
 
+def quality(system, questions) -> dict:
+    """A system's metrics by part, and (starred) counting only the ids each question was written with."""
+    scored = score(system, questions)
+    return {**scored["metrics"], **{f"{part}*": m for part, m in scored["as_written"].items()}}
+
+
 def speed(questions: list[str]) -> dict:
     exe = str(Path(sys.executable).parent / "iamkb")
     cold = []
@@ -214,29 +220,29 @@ def main() -> int:
     pages = json.loads((build / "pages.json").read_text(encoding="utf-8"))
     mapper = SectionMap(sections, pages)
     rows: dict[str, dict] = {}
-    rows["iamkb ask"] = score(lambda t: [r["id"] for r in ask(t)["results"]], questions)["metrics"]
+    rows["iamkb ask"] = quality(lambda t: [r["id"] for r in ask(t)["results"]], questions)
     eng = engine()
     if eng.ranker is not None:  # the hand-made rerank alone, without the learned last stage
-        rows["iamkb ask, learned stage off"] = score(
-            lambda t: [r["id"] for r in answer_ask(eng, t, learned=False)["results"]], questions)["metrics"]
+        rows["iamkb ask, learned stage off"] = quality(
+            lambda t: [r["id"] for r in answer_ask(eng, t, learned=False)["results"]], questions)
     if WEIGHTS.semantic:  # the same rerank without the sentence-embedding signal, in the same run
         no_semantic = replace(WEIGHTS, semantic=0.0)
-        rows["iamkb ask, semantic off"] = score(
-            lambda t: [r["id"] for r in answer_ask(eng, t, weights=no_semantic)["results"]], questions)["metrics"]
-    rows["iamkb search"] = score(lambda t: [r["id"] for r in search(t)["results"]], questions)["metrics"]
+        rows["iamkb ask, semantic off"] = quality(
+            lambda t: [r["id"] for r in answer_ask(eng, t, weights=no_semantic)["results"]], questions)
+    rows["iamkb search"] = quality(lambda t: [r["id"] for r in search(t)["results"]], questions)
     with tempfile.TemporaryDirectory() as tmp:
-        rows["whoosh-default (sections)"] = score(whoosh_default_system(sections, Path(tmp)), questions)["metrics"]
+        rows["whoosh-default (sections)"] = quality(whoosh_default_system(sections, Path(tmp)), questions)
     if not args.no_raw:
         with tempfile.TemporaryDirectory() as tmp:
             index_json = build_raw_site(pages, Path(tmp))
-            rows["material-raw (lunr, raw pages)"] = score(material_system(index_json, questions, mapper),
-                                                           questions)["metrics"]
+            rows["material-raw (lunr, raw pages)"] = quality(material_system(index_json, questions, mapper),
+                                                             questions)
     if args.site:
         index_json = args.site / "search" / "search_index.json"
         if not index_json.exists():
             raise SystemExit(f"{index_json}: not found (build the site first)")
-        rows[f"material-site ({args.site})"] = score(material_system(index_json, questions, mapper),
-                                                     questions)["metrics"]
+        rows[f"material-site ({args.site})"] = quality(material_system(index_json, questions, mapper),
+                                                       questions)
     report = {"quality": rows, "speed": speed([q.q for q in questions])}
     if args.json:
         print(json.dumps(report, indent=1))

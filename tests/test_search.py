@@ -238,7 +238,8 @@ def test_question_set_ids_exist_in_the_kb(kb_build):
         part = [q for q in answerable if q.batch == batch]
         assert [q.heldout for q in part] == [i % 3 == 2 for i in range(len(part))]
     sections = {s["id"] for s in json.loads((kb_build / "sections.json").read_text(encoding="utf-8"))}
-    wanted = {i for q in questions for i in q.ids}
+    wanted = {i for q in questions for i in q.relevant}
+    assert all(not set(q.also) & set(q.ids) for q in questions)  # the judging adds answers, never repeats one
     assert {i for i in wanted if "/" in i and "#" in i and not i.startswith("condition_key:")} <= sections
     entity_files = ("actions", "condition_keys", "resource_types", "managed_policies")
     if all((kb_build / f"{n}.json").exists() for n in entity_files):
@@ -439,6 +440,25 @@ def test_question_batches_are_scored_apart(tmp_path):
     f.write_text("- {q: a, ids: [x], batch: zero}\n")
     with pytest.raises(InputError, match="batch"):
         load_questions(f)
+
+
+def test_answers_found_by_the_pooled_judging_count_and_as_written_does_not(tmp_path):
+    from iamkb.errors import InputError
+    from iamkb.search.evaluate import score
+
+    f = tmp_path / "q.yml"
+    f.write_text("- {q: a, ids: [x], also: [y]}\n- {q: b, ids: [z]}\n- {q: c, ids: [w], heldout: true, also: [v]}\n")
+    questions = load_questions(f)
+    assert [q.relevant for q in questions] == [("x", "y"), ("z",), ("w", "v")]
+    answers = {"a": ["y", "x"], "b": ["y", "z"], "c": ["v"]}
+    scored = score(lambda t: answers[t], questions)
+    assert (scored["metrics"]["tune"]["recall@1"], scored["metrics"]["heldout"]["recall@1"]) == (0.5, 1.0)
+    assert (scored["as_written"]["tune"]["recall@1"], scored["as_written"]["heldout"]["recall@1"]) == (0.0, 0.0)
+    assert scored["as_written"]["tune"]["mrr@10"] == 0.5  # x at 2 and z at 2
+    for bad, says in (("- {q: a, ids: [], also: [y]}\n", "needs 'ids'"), ("- {q: a, ids: [x], also: y}\n", "'also'")):
+        f.write_text(bad)
+        with pytest.raises(InputError, match=says):
+            load_questions(f)
 
 
 def test_a_corrected_shorthand_expands_like_the_shorthand(index):

@@ -71,7 +71,7 @@ def ranks(engine: Engine, prepared: list[Prepared], weights: Weights) -> list[in
     out = []
     for p in prepared:
         ranked = rerank(engine, p.query, p.candidates, p.named, units(engine, p.query, weights), weights)
-        out.append(first_rank([c.hit.id for c in ranked[:10]], p.question.ids))
+        out.append(first_rank([c.hit.id for c in ranked[:10]], p.question.relevant))
     return out
 
 
