@@ -39,6 +39,45 @@ def test_fit_learns_a_signal_the_rerank_misses_and_is_deterministic():
     assert max(range(N), key=lambda i: model.weights[i]) == PASSAGE
 
 
+def _noisy_question(rng: random.Random, n: int = 10) -> tuple[list[list[float]], list[bool]]:
+    """Candidates whose relevance depends on several features at once, with overlapping evidence (no feature
+    separates them) and features that nearly repeat each other, as the rerank's score, the similarities and
+    their ranks do: a loss with one interior minimum at the end of a long, narrow valley, like the tuning
+    part's."""
+    rows = []
+    for _ in range(n):
+        base = [rng.gauss(0, 1) for _ in range(3)]
+        rows.append([base[k % 3] + rng.gauss(0, 0.02) for k in range(N)])
+    truth = [sum(x * (k % 4 - 1.5) for k, x in enumerate(r)) + rng.gauss(0, 1) for r in rows]
+    return rows, [t == max(truth) for t in truth]
+
+
+def test_fit_finds_the_minimum_and_noise_in_the_last_bits_does_not_move_it():
+    """The loss is convex, so the fit must reach its one minimum (zero gradient), and features that differ
+    in their seventh decimal (BLAS summing in another order gives such) must give the same weights. The
+    gradient descent this replaced stopped short of the minimum, at a point such noise moved."""
+    import numpy as np
+
+    rng = random.Random(11)
+    train = [_noisy_question(rng) for _ in range(80)]
+    rows, relevant = [r for r, _ in train], [y for _, y in train]
+    model = learned.fit(rows, relevant)
+    jitter = random.Random(5)
+    nudged = learned.fit([[[x + jitter.uniform(-1e-7, 1e-7) for x in row] for row in q] for q in rows], relevant)
+    assert max(abs(a - b) for a, b in zip(model.weights, nudged.weights, strict=True)) < 1e-5
+    data = [((np.asarray(x) - model.mean) / model.scale, np.asarray(y, float) / sum(y)) for x, y in train]
+    start = np.zeros(N)
+    start[0] = model.scale[0]
+    _, gradient, _ = learned._objective(np.asarray(model.weights), data, start, model.l2, hessian=False)
+    assert float(np.abs(gradient).max()) < 1e-6
+    for k in range(N):  # and no step along any one weight lowers the loss
+        for d in (-1e-3, 1e-3):
+            w = np.asarray(model.weights, dtype=float)
+            w[k] += d
+            assert learned._objective(w, data, start, model.l2, hessian=False)[0] >= \
+                learned._objective(np.asarray(model.weights), data, start, model.l2, hessian=False)[0]
+
+
 def test_strong_regularisation_keeps_the_rerank_order():
     rng = random.Random(3)
     train = [_question(rng) for _ in range(20)]
