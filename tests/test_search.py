@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import uncovered_modules
 
 from iamkb.cli import main
@@ -459,6 +460,18 @@ def test_answers_found_by_the_pooled_judging_count_and_as_written_does_not(tmp_p
         f.write_text(bad)
         with pytest.raises(InputError, match=says):
             load_questions(f)
+
+
+def test_the_added_answers_are_the_judged_ones():
+    """`also:` in kb/questions.yml is written by bench/pool.py from the verdicts in bench/judged.yml, never by
+    hand: each added id was judged yes for that question, and each yes is in the set."""
+    judged = yaml.safe_load((Path(__file__).resolve().parent.parent / "bench" / "judged.yml").read_text(encoding="utf-8"))
+    questions = load_questions()
+    assert set(judged) <= {q.q for q in questions}
+    for q in questions:
+        verdicts = judged.get(q.q, {"yes": [], "no": []})
+        assert set(q.also) == set(verdicts["yes"]) - set(q.ids), q.q
+        assert not set(verdicts["yes"]) & set(verdicts["no"]), q.q
 
 
 def test_a_corrected_shorthand_expands_like_the_shorthand(index):
