@@ -14,7 +14,8 @@ bench_search.py) for every answerable question, held-out ones included (judging 
 corrects the answer key), leaves out what the set lists and what bench/judged.yml already holds, and writes
 packets of questions with each candidate's text, in an order that does not tell the systems apart.
 
-`merge` reads the judges' files (`- {n: <question number>, yes: [...], no: [...]}`), records every judgment in
+`merge` reads the judges' files (`- {n: <question number>, yes: [...], no: [...]}`, beside the packets and
+their questions.json), records every judgment in
 bench/judged.yml (by question text, so a later pooling asks only about new results), and adds the yes ids to
 the question's `also:` list in kb/questions.yml.
 """
@@ -43,6 +44,7 @@ from iamkb.search.evaluate import load_questions, section_of  # noqa: E402
 DEPTH = 3          # results pooled from each system
 TEXT_LIMIT = 1500  # characters of each candidate shown in a packet (the judge can read the rest with iamkb topic)
 JUDGED = Path(__file__).resolve().parent / "judged.yml"
+NUMBERS = "questions.json"  # beside the packets: question number -> text
 
 
 def top_sections(ids: list[str], depth: int = DEPTH) -> list[str]:
@@ -55,7 +57,8 @@ def top_sections(ids: list[str], depth: int = DEPTH) -> list[str]:
     return out[:depth]
 
 
-def load_judged(path: Path = JUDGED) -> dict[str, dict[str, list[str]]]:
+def load_judged(path: Path | None = None) -> dict[str, dict[str, list[str]]]:
+    path = path or JUDGED
     if not path.exists():
         return {}
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -89,6 +92,8 @@ def write_packets(items: list[dict], out: Path, parts: int) -> None:
     sections = {s["id"]: s for s in json.loads((paths.build_dir() / "sections.json").read_text(encoding="utf-8"))}
     eng = open_engine()
     out.mkdir(parents=True, exist_ok=True)
+    numbers = {it["n"]: it["q"] for it in items}  # what each number meant, so `merge` survives edits to the set
+    (out / NUMBERS).write_text(json.dumps(numbers, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     for p in range(parts):
         chunk = items[p::parts]
         text = [f"# Judging packet {p + 1}: {len(chunk)} questions\n"]
@@ -117,9 +122,12 @@ def merge(files: list[Path]) -> None:
     questions = load_questions()
     judged = load_judged()
     for f in files:
+        numbers = json.loads((f.parent / NUMBERS).read_text(encoding="utf-8"))
         for row in yaml.safe_load(f.read_text(encoding="utf-8")) or []:
-            q = questions[row["n"]]
-            entry = judged.setdefault(q.q, {"yes": [], "no": []})
+            text = numbers[str(row["n"])]
+            if text not in {q.q for q in questions}:
+                raise SystemExit(f"{f}: question {row['n']} ({text!r}) is no longer in the set")
+            entry = judged.setdefault(text, {"yes": [], "no": []})
             for verdict, as_bool in (("yes", True), ("no", False)):  # YAML 1.1 reads a bare yes: as True
                 entry[verdict] = sorted(set(entry[verdict]) | set(row.get(verdict, row.get(as_bool)) or []))
     also = {}
