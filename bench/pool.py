@@ -120,12 +120,13 @@ def add_also(text: str, also: dict[int, list[str]]) -> str:
 
 def merge(files: list[Path]) -> None:
     questions = load_questions()
+    in_set = {q.q for q in questions}
     judged = load_judged()
     for f in files:
         numbers = json.loads((f.parent / NUMBERS).read_text(encoding="utf-8"))
         for row in yaml.safe_load(f.read_text(encoding="utf-8")) or []:
             text = numbers[str(row["n"])]
-            if text not in {q.q for q in questions}:
+            if text not in in_set:
                 raise SystemExit(f"{f}: question {row['n']} ({text!r}) is no longer in the set")
             entry = judged.setdefault(text, {"yes": [], "no": []})
             for verdict, as_bool in (("yes", True), ("no", False)):  # YAML 1.1 reads a bare yes: as True

@@ -171,14 +171,11 @@ def format_report(report: dict, show_misses: bool = False) -> str:
     lines = [f"{report['questions']} questions ({report['heldout']} held out; "
              f"{report['abstention']['unanswerable']} with no answer in the KB)",
              f"{'system':<8} {'part':<11} {'n':>4} {'R@1':>6} {'R@3':>6} {'MRR@10':>7}"]
-    for system in ("ask", "search"):
-        for part, m in report[system].items():
-            lines.append(f"{system:<8} {part:<11} {m['n']:>4} {m['recall@1']:>6.3f} {m['recall@3']:>6.3f} "
-                         f"{m['mrr@10']:>7.3f}")
-    for system in ("ask", "search"):
-        for part, m in report["as_written"][system].items():
-            lines.append(f"{system:<8} {part + '*':<11} {m['n']:>4} {m['recall@1']:>6.3f} {m['recall@3']:>6.3f} "
-                         f"{m['mrr@10']:>7.3f}")
+    for parts, mark in ((report, ""), (report["as_written"], "*")):
+        for system in ("ask", "search"):
+            for part, m in parts[system].items():
+                lines.append(f"{system:<8} {part + mark:<11} {m['n']:>4} {m['recall@1']:>6.3f} "
+                             f"{m['recall@3']:>6.3f} {m['mrr@10']:>7.3f}")
     lines.append("* counting only the ids each question was written with, not those the pooled judging added")
     a = report["abstention"]
     lines.append(f"ask declined {a['declined_correctly']}/{a['unanswerable']} unanswerable questions and "
