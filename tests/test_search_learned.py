@@ -88,27 +88,63 @@ def test_strong_regularisation_keeps_the_rerank_order():
 
 
 def test_ranker_round_trips_and_refuses_other_features():
-    model = learned.Ranker(learned.FEATURES, tuple([0.5] * N), tuple([0.0] * N), tuple([1.0] * N), 3)
-    assert learned.Ranker.from_json(json.loads(json.dumps(model.to_json()))) == model
+    for features in learned.FEATURE_SETS:
+        n = len(features)
+        model = learned.Ranker(features, tuple([0.5] * n), tuple([0.0] * n), tuple([1.0] * n), 3)
+        assert learned.Ranker.from_json(json.loads(json.dumps(model.to_json()))) == model
     assert learned.Ranker.from_json({**model.to_json(), "features": ["rerank"]}) is None
+    assert learned.rankers_from_json({"rankers": [model.to_json(), {**model.to_json(), "features": ["x"]}]}) == [model]
 
 
-def test_the_index_carries_the_ranker_and_ask_applies_it(tmp_path):
+def _candidate(ident: str, similarity: float, passage: float | None, e5: float, e5_passage: float | None):
+    from iamkb.search.answer import Candidate
+    from iamkb.search.engine import Hit
+
+    hit = Hit(id=ident, kind="section", guide="autoscaling", title=ident, url="", score=1.0, body="", data={})
+    return Candidate(hit=hit, score=1.0, similarity=similarity, passage_similarity=passage, e5_similarity=e5,
+                     e5_passage=e5_passage)
+
+
+def test_e5_columns_are_its_cosines_and_their_ranks_among_the_candidates():
+    ranked = [_candidate("a", 0.1, 0.4, 0.30, None), _candidate("b", 0.3, None, 0.50, 0.60),
+              _candidate("c", 0.3, 0.25, 0.40, 0.45)]
+    rows = learned.feature_rows(ranked)
+    column = {f: [row[i] for row in rows] for i, f in enumerate(learned.FEATURES)}
+    assert column["e5_similarity"] == [0.30, 0.50, 0.40]
+    assert column["e5_passage"] == [0.30, 0.60, 0.45]  # an entity (no passages) counts its own cosine
+    assert column["e5_similarity_rank"] == [1 / 3, 1.0, 1 / 2]
+    assert column["e5_passage_rank"] == [1 / 3, 1.0, 1 / 2]
+    assert column["passage_rank"] == [1.0, 1 / 2, 1 / 3]  # MiniLM's: b's falls back to its cosine 0.3
+    assert learned.feature_rows(ranked, learned.BASE_FEATURES) == [row[:len(learned.BASE_FEATURES)] for row in rows]
+
+
+def test_the_ranker_used_is_the_one_for_the_signals_at_hand():
+    made = [learned.Ranker(f, tuple([1.0] * len(f)), tuple([0.0] * len(f)), tuple([1.0] * len(f)))
+            for f in learned.FEATURE_SETS]
+    assert learned.usable(made, e5=True).features == learned.FEATURES
+    assert learned.usable(made, e5=False).features == learned.BASE_FEATURES
+    assert learned.usable(made[:1], e5=False) is None
+
+
+def test_the_index_carries_the_rankers_and_ask_applies_one(tmp_path):
     from test_search import _write_kb
 
     from iamkb.search import ask
     from iamkb.search.engine import engine
 
     _write_kb(tmp_path / "build")
-    weights = [0.0] * N
-    weights[PASSAGE] = 1.0  # rank by the closest passage only
-    ranker = learned.Ranker(learned.FEATURES, tuple(weights), tuple([0.0] * N), tuple([1.0] * N), 1)
-    (tmp_path / "ranker.json").write_text(json.dumps(ranker.to_json()))
+    made = []
+    for features in learned.FEATURE_SETS:  # each ranks by MiniLM's closest passage only
+        n = len(features)
+        weights = tuple(1.0 if f == "passage" else 0.0 for f in features)
+        made.append(learned.Ranker(features, weights, tuple([0.0] * n), tuple([1.0] * n), 1))
+    (tmp_path / "ranker.json").write_text(json.dumps({"rankers": [r.to_json() for r in made]}))
     build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "ranker.json")
     e = engine(tmp_path / "index")
-    assert e.ranker == ranker
+    assert e.rankers == made
     if e.semantic() is None:
         pytest.skip("the embedding model is not installed: ask does not apply the ranker without it")
+    assert e.ranker() in made
     question = "how can I remove scaling policies"
     out = ask(question, index=tmp_path / "index")
     scores = [r["score"] for r in out["results"]]
@@ -124,7 +160,7 @@ def test_the_index_carries_the_ranker_and_ask_applies_it(tmp_path):
 
     # without a ranker file the index has none, and ask keeps the rerank's order
     build_index(tmp_path / "build", tmp_path / "plain", tmp_path / "none.yml", tmp_path / "absent.json")
-    assert engine(tmp_path / "plain").ranker is None
+    assert engine(tmp_path / "plain").rankers == [] and engine(tmp_path / "plain").ranker() is None
 
 
 def test_a_malformed_ranker_file_is_one_line_naming_it(tmp_path):
@@ -135,23 +171,25 @@ def test_a_malformed_ranker_file_is_one_line_naming_it(tmp_path):
     assert str(bad) in str(err.value) and "line 2" in str(err.value)
 
 
-def test_the_committed_ranker_is_what_fit_gives_on_the_tuning_part(kb_build):
+def test_the_committed_rankers_are_what_fit_gives_on_the_tuning_part(kb_build):
     """kb/ranker.json is not edited by hand: fitting again on the current tuning part and index gives the same
-    weights (to a tolerance: the features come from floating-point vectors)."""
+    weights, for the ranker with e5's signals and the one without (to a tolerance: the features come from
+    floating-point vectors)."""
     from iamkb.paths import index_dir, kb_dir
     from iamkb.search.engine import engine
     from iamkb.search.evaluate import load_questions, tuning_part
 
-    committed = learned.Ranker.from_json(json.loads((kb_dir() / "ranker.json").read_text()))
-    assert committed is not None
+    committed = learned.rankers_from_json(json.loads((kb_dir() / "ranker.json").read_text()))
+    assert [r.features for r in committed] == list(learned.FEATURE_SETS)
     e = engine(index_dir())
-    if e.semantic() is None:
-        pytest.skip("the embedding model is not installed: the ranker's features need it")
+    sem = e.semantic()
+    if sem is None or sem.e5 is None:
+        pytest.skip("the embedding models are not installed: the rankers' features need them")
     tuning = tuning_part(load_questions())
     rows, relevant = learned.training_data(e, tuning)
-    refit = learned.fit(rows, relevant, committed.l2)
-    assert refit.fitted_on == committed.fitted_on
-    assert max(abs(a - b) for a, b in zip(refit.weights, committed.weights, strict=True)) < 1e-3
+    for refit, made in zip(learned.fit_all(rows, relevant, committed[0].l2), committed, strict=True):
+        assert refit.features == made.features and refit.fitted_on == made.fitted_on
+        assert max(abs(a - b) for a, b in zip(refit.weights, made.weights, strict=True)) < 1e-3
 
 
 def test_only_the_tuning_part_is_fitted_on(kb_build):

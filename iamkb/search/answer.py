@@ -83,6 +83,8 @@ class Candidate:
     examples: list[tuple[float, str]] = field(default_factory=list)  # (retrieval score, example id)
     similarity: float = 0.0  # cosine of the question's and the document's sentence embeddings (0: no vector)
     passage_similarity: float | None = None  # a section's closest passage (None: no passage vectors)
+    e5_similarity: float | None = None  # the same two by multilingual-e5-small (None: the index has no e5
+    e5_passage: float | None = None     # vectors, or the document none: the learned stage's other signals)
     # what the rerank measured (set by `rerank`; the learned stage reads them as features)
     coverage: float = 0.0          # share of the question's words the document says
     heading_coverage: float = 0.0  # ... its heading path says
@@ -278,6 +280,12 @@ def candidates(engine: Engine, query: Query, named: list[str], question_units: l
         for c in out:
             c.similarity = sims.get(c.hit.id, 0.0)
             c.passage_similarity = passages.get(c.hit.id)
+        if sem.e5 is not None:
+            e5_vector = sem.e5.question_vector(query.text)
+            sims, passages = sem.e5.similarities(e5_vector, ids), sem.e5.passage_similarities(e5_vector, ids)
+            for c in out:
+                c.e5_similarity = sims.get(c.hit.id)
+                c.e5_passage = passages.get(c.hit.id)
     return out
 
 
@@ -533,10 +541,11 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGH
     question_units = units(engine, query, weights)
     pool = candidates(engine, query, named, question_units, semantic=bool(weights.semantic))  # off: no numpy
     ranked = rerank(engine, query, pool, named, question_units, weights)
-    if learned and weights.semantic and engine.ranker is not None and engine.semantic() is not None:
+    ranker = engine.ranker() if learned and weights.semantic else None
+    if ranker is not None:
         from iamkb.search.learned import apply
 
-        ranked = apply(engine.ranker, ranked)
+        ranked = apply(ranker, ranked)
     ranked = named_before_namesakes(ranked, named)
     terms = set(query.terms)
     results = [{**c.hit.result(), "score": round(c.learned if c.learned is not None else c.score, 4),

