@@ -13,6 +13,16 @@ from typing import Any
 Block = dict[str, Any]
 Span = dict[str, Any]
 
+# The alt text the awsdocs Markdown conversion gave every image it lost (table icons, diagrams, screenshots).
+PLACEHOLDER_ALT = "Image NOT FOUND"
+
+
+def image_alt(span: Span) -> str:
+    """An image span's description without Markdown escapes; "" for the conversion's placeholder, which
+    describes nothing (the table icons' meaning is in the cell's own "Yes" / "No" that follows them)."""
+    alt = span.get("alt", "").replace("\\[", "").replace("\\]", "").strip("[] ")
+    return "" if alt == PLACEHOLDER_ALT else alt
+
 
 @dataclass
 class Warning_:

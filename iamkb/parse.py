@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
-from iamkb.model import Block, Link, Section, Span, Warning_
+from iamkb.model import Block, Link, Section, Span, Warning_, image_alt
 
 ANCHOR = re.compile(r"""<a\s+name=["']([^"']+)["']\s*>\s*(?:</a>)?""", re.I)
 CALLOUTS = {"note": "note", "important": "important", "tip": "tip", "warning": "warning", "caution": "warning"}
@@ -264,7 +264,7 @@ def spans_text(spans: list[Span]) -> str:
         elif t == "br":
             parts.append("\n")
         elif t == "image":
-            parts.append(span.get("alt", ""))
+            parts.append(image_alt(span))
         else:
             parts.append(spans_text(span.get("c", [])))
     return "".join(parts)

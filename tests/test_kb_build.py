@@ -178,3 +178,24 @@ def test_kb_files_validate_against_their_schemas(kb):
     for name in ("pages", "sections", "examples", "report"):
         schema = json.loads((schema_dir / f"{name}.schema.json").read_text())
         jsonschema.validate(kb[name], schema)
+
+
+def _image_spans(node) -> list[dict]:
+    """Every image span anywhere in a section's blocks."""
+    if isinstance(node, dict):
+        found = [node] if node.get("t") == "image" else []
+        return found + [s for v in node.values() for s in _image_spans(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _image_spans(v)]
+    return []
+
+
+def test_the_placeholder_alt_text_of_lost_images_stays_out_of_the_text(kb):
+    """The awsdocs conversion gave every image it lost the alt text "[Image NOT FOUND]" (the Yes / No icons
+    of the service tables, diagrams): the images are kept (with their source), their placeholder is not
+    prose, so no section's text, and so no search passage or answer, says it."""
+    placeholder = re.compile(r"!\[\\\[Image NOT FOUND\\\]\]\(")
+    in_sources = sum(len(placeholder.findall(_source_text(p["id"]))) for p in kb["pages"])
+    kept = [s for sec in kb["sections"] for s in _image_spans(sec["blocks"]) if "Image NOT FOUND" in s["alt"]]
+    assert len(kept) == in_sources > 0
+    assert not [s["id"] for s in kb["sections"] if "Image NOT FOUND" in s["text"]]

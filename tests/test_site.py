@@ -186,6 +186,17 @@ def test_blocks_render_tables_procedures_callouts_and_code() -> None:
     assert '{"a": 1}' in _text_of(out).replace("&quot;", '"')
 
 
+def test_lost_images_render_as_a_table_icon_or_a_labelled_link() -> None:
+    yes = {"t": "image", "alt": "\\[Image NOT FOUND\\]", "src": "http://docs.aws.amazon.com/IAM/latest/UserGuide/images/icon-yes.png"}
+    cell = _render(md.inlines([yes, {"t": "text", "v": " Yes"}], md.Linker(target_url=lambda t: None)))
+    assert _text_of(cell).split() == ["✓", "Yes"] and 'aria-hidden="true"' in cell  # not "Yes Yes"
+    diagram = {"t": "image", "alt": "\\[Image NOT FOUND\\]", "src": "http://x/images/condition.diagram.png"}
+    out = _render(md.inlines([diagram], md.Linker(target_url=lambda t: None)))
+    assert "figure: condition.diagram.png" in out and "NOT FOUND" not in out and 'href="http://x/images/' in out
+    described = {"t": "image", "alt": "The evaluation flow", "src": "http://x/images/flow.png"}
+    assert "figure: The evaluation flow" in _render(md.inlines([described], md.Linker(target_url=lambda t: None)))
+
+
 def test_content_tab_sections_become_tabs(kb: Site) -> None:
     from iamkb.site.topics import _tab_groups, tabs_markdown
 

@@ -34,6 +34,8 @@ class SearchDoc:
     code: str = ""
     names: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    table_rows: dict[str, str] = field(default_factory=dict)  # a table row's line in `body` -> the row with
+    # its column headers ("" for a header line); for the passage vectors only, not indexed
 
     def fields(self) -> dict[str, str]:
         return {"id": self.id, "kind": self.kind, "guide": self.guide, "title": self.title, "url": self.url,
@@ -63,6 +65,32 @@ def _block_code(blocks: list[dict]) -> Iterator[str]:
             yield from _block_code([child])
         for item in b.get("items", []) + b.get("steps", []):
             yield from _block_code(item)
+
+
+def _tables(blocks: list[dict]) -> Iterator[dict]:
+    for b in blocks:
+        if b.get("type") == "table":
+            yield b
+        for child in b.get("blocks", []):
+            yield from _tables([child])
+        for item in b.get("items", []) + b.get("steps", []):
+            yield from _tables(item)
+
+
+def table_rows(blocks: list[dict]) -> dict[str, str]:
+    """Each table row's line as the section's text writes it ("AWS KMS | Yes | Yes") -> the row with its
+    column headers ("Service: AWS KMS; Actions: Yes; ABAC: Yes"), and each header line -> "". Why: a
+    passage of two bare rows says "Yes | Yes" without saying to what, so a question such as "does KMS support
+    ABAC" finds nothing close in meaning in the table that answers it."""
+    out: dict[str, str] = {}
+    for table in _tables(blocks):
+        header = [c["text"] for c in table["header"]]
+        out[" | ".join(header)] = ""
+        for row in table["rows"]:
+            cells = [c["text"] for c in row]
+            out.setdefault(" | ".join(cells), "; ".join(
+                f"{h}: {c}" if h else c for h, c in zip(header, cells, strict=False) if c))
+    return out
 
 
 def _is_toc(block: dict) -> bool:
@@ -127,7 +155,8 @@ def section_docs(pages: list[dict], sections: list[dict]) -> Iterator[SearchDoc]
             names=" ".join(names),
             data={"page": s["page"], "page_title": page["title"], "level": s["level"],
                   "examples": list(s.get("examples", [])), "path": s["path"],
-                  "ancestors": ancestors(s, section_by_id)})
+                  "ancestors": ancestors(s, section_by_id)},
+            table_rows=table_rows(s.get("blocks", [])))
 
 
 def _policy_names(policy: Any) -> list[str]:

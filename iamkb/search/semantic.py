@@ -84,12 +84,15 @@ def passage_texts(doc: SearchDoc) -> list[str]:
     """What a section's passage vectors say: each window of two consecutive sentences, headed by the heading
     path (at most PASSAGES_PER_SECTION). Why: a section's one vector reads its first 256 tokens and averages
     them; a question about one fact further down ("are RunInstances permissions checked again for a new
-    launch template version") is close to the sentence that states it, not to the section as a whole."""
+    launch template version") is close to the sentence that states it, not to the section as a whole. A
+    table row is a passage of its own, with its column headers (`documents.table_rows`)."""
     if doc.kind != "section":
         return []
     head = " / ".join(doc.data.get("path") or []) or doc.title
-    said = sentences(doc.body)
-    windows = [" ".join(said[i:i + 2]) for i in range(len(said))][:PASSAGES_PER_SECTION]
+    said = sentences("\n".join(doc.table_rows.get(line, line) for line in doc.body.split("\n")))
+    rows = set(doc.table_rows.values())
+    windows = [said[i] if said[i] in rows else " ".join(said[i:i + 2]) for i in range(len(said))]
+    windows = windows[:PASSAGES_PER_SECTION]
     return [f"{head}. {w}" for w in windows] or [head]
 
 
@@ -289,6 +292,7 @@ class Space:
     passages: Any = None                                  # passage vectors (None: an index without them)
     passage_rows: dict[str, tuple[int, int]] | None = None  # section id -> its rows [start, end)
     _ids: list[str] | None = None  # row -> id, built on first use
+    _owners: list[str] | None = None  # passage row -> its section's id, built on first use
 
     @classmethod
     def load(cls, folder: Path, files: Files, embed_question: Callable[[str], Any]) -> Space:
@@ -334,6 +338,31 @@ class Space:
                 if len(out) == k:
                     break
         return out
+
+    def nearest_by_passage(self, question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
+        """Ids of the k sections whose closest passage is most similar to the question, among those `keep`
+        accepts (one product with every passage row: ~5,800 x 384)."""
+        import numpy as np
+
+        if k <= 0 or self.passages is None or self.passage_rows is None:
+            return []
+        owners = self._passage_owners()
+        sims = np.asarray(self.passages) @ question_vector
+        out: list[str] = []
+        for row in np.argsort(-sims, kind="stable"):
+            ident = owners[row]
+            if ident not in out and keep(ident):
+                out.append(ident)
+                if len(out) == k:
+                    break
+        return out
+
+    def _passage_owners(self) -> list[str]:
+        if self._owners is None:
+            self._owners = [""] * sum(end - start for start, end in (self.passage_rows or {}).values())
+            for ident, (start, end) in (self.passage_rows or {}).items():
+                self._owners[start:end] = [ident] * (end - start)
+        return self._owners
 
     def ids(self) -> list[str]:
         if self._ids is None:

@@ -76,7 +76,7 @@ def navigation(site: Site, pages: dict[str, str]) -> list:
 
 STAMP = ".iamkb-inputs"  # in the built site: the inputs it was built from (see site_inputs)
 # Code the hook runs: this package and the iamkb modules it imports (tests/test_site_step.py checks the list).
-CODE = ("__init__.py", "errors.py", "inputs.py", "paths.py", "refdata.py", "site/*.py")
+CODE = ("__init__.py", "errors.py", "inputs.py", "model.py", "paths.py", "refdata.py", "site/*.py")
 # What renders the pages besides our code: MkDocs, the theme, the Markdown extensions and their template engine.
 PACKAGES = ("mkdocs", "mkdocs-material", "mkdocs-material-extensions", "pymdown-extensions", "Markdown",
             "Pygments", "Jinja2", "babel", "PyYAML")

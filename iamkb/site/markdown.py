@@ -13,13 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote, urljoin, urlsplit
 
+from iamkb.model import image_alt
+
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}|])")
 _LINE_START = re.compile(r"^(\s*)([#+\-]|\d+(?=[.)]))")
 _TAB_TITLE = re.compile(r"^\[\s*(.+?)\s*\]$")
 INDENT = "    "
 
-# Upstream table icons whose images the KB keeps only as alt text "Image NOT FOUND".
-_ICONS = {"icon-yes.png": "Yes", "icon-no.png": "No", "icon-maybe.png": "Maybe"}
+# Upstream table icons (their images are not fetched), shown as symbols before the cell's own word.
+_ICONS = {"icon-yes.png": "✓", "icon-no.png": "✗", "icon-maybe.png": "◐"}
 _CALLOUTS = {"note": ("note", None), "tip": ("tip", None), "important": ("warning", "Important"),
              "warning": ("danger", "Warning")}
 
@@ -112,11 +114,13 @@ class Linker:
 
 
 def image(span: dict) -> str:
-    alt = span.get("alt", "").replace("\\[", "").replace("\\]", "").strip("[] ")
+    """An image the KB keeps only by reference: a table icon as its symbol (the cell's own "Yes" / "No"
+    follows it), any other as a link to the upstream image, labelled by its description or file name."""
     src = span.get("src", "")
     name = src.rsplit("/", 1)[-1]
     if name in _ICONS:
-        return _ICONS[name]
+        return f'<span class="iamkb-icon" aria-hidden="true">{_ICONS[name]}</span>'
+    alt = image_alt(span) or name or "image"
     if not name:  # the upstream page names no image file: keep the description only
         return f"<em>[figure: {esc(alt)}]</em>"
     return f"[<em>figure: {esc(alt)}</em>]({url_quote(src)})"
