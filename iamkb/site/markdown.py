@@ -21,7 +21,7 @@ _TAB_TITLE = re.compile(r"^\[\s*(.+?)\s*\]$")
 INDENT = "    "
 
 # Upstream table icons (their images are not fetched), shown as symbols before the cell's own word.
-_ICONS = {"icon-yes.png": "✓", "icon-no.png": "✗", "icon-maybe.png": "◐"}
+_ICONS = {"icon-yes.png": ("yes", "✓"), "icon-no.png": ("no", "✗"), "icon-maybe.png": ("maybe", "◐")}
 _CALLOUTS = {"note": ("note", None), "tip": ("tip", None), "important": ("warning", "Important"),
              "warning": ("danger", "Warning")}
 
@@ -119,7 +119,8 @@ def image(span: dict) -> str:
     src = span.get("src", "")
     name = src.rsplit("/", 1)[-1]
     if name in _ICONS:
-        return f'<span class="iamkb-icon" aria-hidden="true">{_ICONS[name]}</span>'
+        kind, symbol = _ICONS[name]
+        return f'<span class="iamkb-icon iamkb-icon-{kind}" aria-hidden="true">{symbol}</span>'
     alt = image_alt(span) or name or "image"
     if not name:  # the upstream page names no image file: keep the description only
         return f"<em>[figure: {esc(alt)}]</em>"
