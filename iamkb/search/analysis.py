@@ -108,7 +108,7 @@ def _shared() -> Analyzer:
     return iam_analyzer()
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1 << 17)
 def analyze(text: str) -> tuple[str, ...]:
     """The distinct index terms of a text, in order (what a query for it looks up)."""
     seen: dict[str, None] = {}
