@@ -325,37 +325,16 @@ class Space:
     def nearest(self, question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
         """Ids of the k documents most similar to the question among those `keep` accepts (one product with
         every row: 4,230 x 384, about a millisecond)."""
-        import numpy as np
-
         if k <= 0:
             return []
-        ids = self.ids()
-        sims = np.asarray(self.vectors) @ question_vector
-        out: list[str] = []
-        for row in np.argsort(-sims, kind="stable"):
-            if keep(ids[row]):
-                out.append(ids[row])
-                if len(out) == k:
-                    break
-        return out
+        return _best(self.vectors, self.ids(), question_vector, k, keep)
 
     def nearest_by_passage(self, question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
         """Ids of the k sections whose closest passage is most similar to the question, among those `keep`
         accepts (one product with every passage row: ~5,800 x 384)."""
-        import numpy as np
-
         if k <= 0 or self.passages is None or self.passage_rows is None:
             return []
-        owners = self._passage_owners()
-        sims = np.asarray(self.passages) @ question_vector
-        out: list[str] = []
-        for row in np.argsort(-sims, kind="stable"):
-            ident = owners[row]
-            if ident not in out and keep(ident):
-                out.append(ident)
-                if len(out) == k:
-                    break
-        return out
+        return _best(self.passages, self._passage_owners(), question_vector, k, keep)
 
     def _passage_owners(self) -> list[str]:
         if self._owners is None:
@@ -431,6 +410,20 @@ def _open_e5(folder: Path) -> Space | None:
     if fingerprint is None or any(made_by.get(k) != v for k, v in fingerprint.items()):
         return None
     return Space.load(folder, E5, E5Model().embed_question)
+
+
+def _best(rows, owner: list[str], question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
+    """The first k distinct owners of the rows most similar to the question that `keep` accepts."""
+    import numpy as np
+
+    out: list[str] = []
+    for row in np.argsort(-(np.asarray(rows) @ question_vector), kind="stable"):
+        ident = owner[row]
+        if ident not in out and keep(ident):
+            out.append(ident)
+            if len(out) == k:
+                break
+    return out
 
 
 def _row_ranges(owners: list[str]) -> dict[str, tuple[int, int]]:
