@@ -233,7 +233,7 @@ def retrieve(engine: Engine, query: Query) -> tuple[list[Hit], dict[int, float]]
     if not query.terms:
         return [], {}
     entity_docs = engine.entity_docnums()
-    top = engine.top_docs(engine.whoosh_query(query.terms, ASK_BOOSTS), POOL)
+    top = engine.top_docs(query.terms, ASK_BOOSTS, POOL)
     keep, n_docs, n_entities = [], 0, 0
     for score, docnum in top:
         if docnum in entity_docs:

@@ -88,6 +88,9 @@ class Engine:
     def __init__(self, folder: Path) -> None:
         from whoosh import index
 
+        from iamkb.search.semantic import single_threaded_blas
+
+        single_threaded_blas()  # before anything here loads numpy (`top_docs`, `semantic`)
         try:
             self.ix = index.open_dir(str(folder))
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
@@ -104,6 +107,8 @@ class Engine:
         self._entity_docnums: frozenset[int] | None = None
         self._stored_cache: dict[int, dict[str, Any]] = {}
         self._docnum_cache: dict[str, int | None] = {}
+        self._postings: dict[tuple[str, str], Any] = {}  # (field, term) -> (docnums, BM25F scores): `postings`
+        self._holder_sets: dict[tuple[str, str], frozenset[int]] = {}  # ... its docnums as a set: `term_docs`
         self._semantic: Any = False  # not loaded yet; then a Semantic, or None when the index has no vectors
         self.rankers = rankers_from_json(meta.get("ranker"))  # ask's last stage (iamkb.search.learned)
 
@@ -301,9 +306,41 @@ class Engine:
             hits = self.run(self.whoosh_query(query.terms), kind=kind, guide=guide, limit=limit)
         return query, hits
 
-    def top_docs(self, q, limit: int) -> list[tuple[float, int]]:
-        """The best (score, docnum) pairs for a query, without loading any stored fields."""
-        return list(self.searcher.search(q, limit=limit, optimize=False).top_n)
+    def postings(self, field_name: str, term: str):
+        """A term's documents in one field and their BM25F scores, as Whoosh's matcher scores them (numpy
+        arrays: docnums ascending, scores), memoized. Why: Whoosh scores every posting of an Or query in Python,
+        ~7 us each, and a question's dozen terms over three fields came to 3,300 postings and a quarter of its
+        time; a batch asks the same terms again and again, and an index generation never changes."""
+        key = (field_name, term)
+        if key not in self._postings:
+            import numpy as np
+            from whoosh.query import Term
+
+            m = Term(field_name, term).matcher(self.searcher)
+            ids, scores = [], []
+            while m.is_active():
+                ids.append(m.id())
+                scores.append(m.score())
+                m.next()
+            self._postings[key] = (np.array(ids, dtype=np.int64), np.array(scores, dtype=np.float64))
+        return self._postings[key]
+
+    def top_docs(self, terms: list[str], boosts: dict[str, float], limit: int) -> list[tuple[float, int]]:
+        """The best (score, docnum) pairs for the terms, without loading any stored fields: the scores of
+        `whoosh_query(terms, boosts)` (an Or of boosted field terms sums its matches' scores), summed from the
+        memoized postings, ties by docnum as Whoosh's collector breaks them."""
+        import numpy as np
+
+        total = np.zeros(self.searcher.doc_count_all(), dtype=np.float64)
+        found = np.zeros(total.shape, dtype=bool)
+        for term in self.selective(terms, list(boosts)):
+            for f, boost in boosts.items():
+                ids, scores = self.postings(f, term)
+                total[ids] += boost * scores
+                found[ids] = True
+        docs = np.flatnonzero(found)
+        best = docs[np.lexsort((docs, -total[docs]))[:limit]]
+        return [(float(total[d]), int(d)) for d in best]
 
     def _stored(self, docnum: int) -> dict[str, Any]:
         """A document's stored fields with `data` decoded, memoized: a batch of questions reads the same few
@@ -329,28 +366,15 @@ class Engine:
 
     def term_docs(self, terms: list[str], fields: list[str], docnums: list[int]) -> dict[str, set[int]]:
         """For each term, which of the given documents hold it in any of the fields: what a candidate matched,
-        read from the postings with skips (recording matched terms during the search costs 4x the search)."""
-        reader = self.searcher.reader()
-        wanted = sorted(set(docnums))
-        out: dict[str, set[int]] = {}
-        for term in terms:
-            docs: set[int] = set()
-            for f in fields:
-                if (f, term) not in reader:
-                    continue
-                m = reader.postings(f, term)
-                for d in wanted:
-                    if not m.is_active():
-                        break
-                    if m.id() < d:
-                        m.skip_to(d)
-                        if not m.is_active():
-                            break
-                    if m.id() == d:
-                        docs.add(d)
-            out[term] = docs
-        return out
+        read from the memoized postings (recording matched terms during the search costs 4x the search)."""
+        wanted = set(docnums)
+        return {term: set().union(*(wanted & self._holders(f, term) for f in fields)) for term in terms}
 
+    def _holders(self, field_name: str, term: str) -> frozenset[int]:
+        key = (field_name, term)
+        if key not in self._holder_sets:
+            self._holder_sets[key] = frozenset(self.postings(field_name, term)[0].tolist())
+        return self._holder_sets[key]
 
 def _mark_formatter():
     """Snippets as HTML-escaped text with the matched terms in <mark> (the web page shows them as is)."""

