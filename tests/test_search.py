@@ -660,3 +660,39 @@ def test_ask_retrieval_keeps_the_order_of_ties_and_counts_a_repeated_term_as_who
     e = engine(index)
     for terms in (["delet", "delet", "polici"], ["tag"], ["autoscal", "group", "nosuchterm"], ["nosuchterm"]):
         assert e.top_docs(terms, ASK_BOOSTS, 50) == _whoosh_top(e, terms, ASK_BOOSTS, 50), terms
+
+
+def test_an_action_said_in_words_joins_the_pool(index):
+    """A question that says an action's words without its name ("delete the tags") gets the action among the
+    candidates; one word of a two-word name is not enough."""
+    from iamkb.search.answer import said_actions
+    from iamkb.search.engine import engine
+
+    e = engine(index)
+    assert said_actions(e, e.parse("what permission do I need to delete the tags on a group")) == [
+        "action:autoscaling:DeleteTags"]
+    assert said_actions(e, e.parse("how do I delete a group")) == []
+    assert said_actions(e, e.parse("creating an auto scaling group, then deleting its tag")) == [
+        "action:autoscaling:CreateAutoScalingGroup", "action:autoscaling:DeleteTags"]
+    out = ask("what permission do I need to delete the tags on a group", index=index)
+    assert "action:autoscaling:DeleteTags" in ids(out)
+
+
+def test_said_actions_prefer_the_longest_name_and_auto_scaling(kb_build):
+    """On the real reference: every action's words are in the index, "force-deleting an auto scaling group"
+    says DeleteAutoScalingGroup (not IAM's DeleteGroup, whose words it holds too), "roll back" is Rollback, and
+    Auto Scaling's action comes first where another service has one of the same length."""
+    from iamkb.paths import index_dir
+    from iamkb.search.answer import SAID_ACTIONS, said_actions
+    from iamkb.search.engine import engine
+
+    e = engine(index_dir())
+    reference = json.loads((kb_build / "actions.json").read_text())
+    assert set(e.action_words) == {a["id"] for a in reference}
+    said = said_actions(e, e.parse("can I stop people from force-deleting an auto scaling group"))
+    assert said[0] == "action:autoscaling:DeleteAutoScalingGroup" and "action:iam:DeleteGroup" not in said
+    assert said_actions(e, e.parse("permision needed to roll back an instace refresh")) == [
+        "action:autoscaling:RollbackInstanceRefresh"]
+    said = said_actions(e, e.parse("permission to describe the account limits"))
+    assert said[0] == "action:autoscaling:DescribeAccountLimits" and len(said) <= SAID_ACTIONS
+    assert "action:elasticloadbalancing:DescribeAccountLimits" in said

@@ -67,6 +67,8 @@ NEIGHBOURS = 5            # sections nearest in meaning added to the pool when B
 PASSAGE_NEIGHBOURS = 3    # ... and sections with the passages nearest by e5 (CV on the tuning part over 0, 3, 5, 8:
                           # 0.821, 0.821, 0.818, 0.815 R@1; the answer in the pool 341, 344, 344, 344 of 346)
 POOL = 160                # retrieval depth both are drawn from
+SAID_ACTIONS = 2          # actions the question describes in words, added to the pool (`said_actions`; CV on the
+                          # tuning part over 0, 2, 4, 8: R@1 0.782, 0.795, 0.795, 0.795, R@3 0.905, 0.910, 0.907, 0.902)
 HOWTO = re.compile(r"\b(how|allow|deny|restrict|prevent|stop|only|require|limit|control|policy|policies|example|"
                    r"grant|let|force|give|permissions? to|can'?t|cannot)\b", re.IGNORECASE)
 DEFINITION = re.compile(r"\s*(what\s+(is|are)|what's|whats|define|definition\s+of|meaning\s+of)\b", re.IGNORECASE)
@@ -87,6 +89,7 @@ class Candidate:
     passage_similarity: float | None = None  # a section's closest passage (None: no passage vectors)
     e5_similarity: float | None = None  # the same two by multilingual-e5-small (None: the index has no e5
     e5_passage: float | None = None     # vectors, or the document none: the learned stage's other signals)
+    said: bool = False  # an action whose name the question says in words (`said_actions`)
     # what the rerank measured (set by `rerank`; the learned stage reads them as features)
     coverage: float = 0.0          # share of the question's words the document says
     heading_coverage: float = 0.0  # ... its heading path says
@@ -250,9 +253,7 @@ def neighbours(engine: Engine, hits: list[Hit], depth: dict[int, float], questio
                e5_vector=None) -> list[Hit]:
     """Sections nearest to the question in meaning that lexical retrieval left out (hybrid retrieval): a
     question in words the docs do not use ("does the CMK for ASG EBS encryption have to be symmetric") may share
-    too few of them with its answer to be among BM25's best 40. Each keeps its BM25 score when it is within the
-    retrieval depth, else the lowest score there (an upper bound: scoring it exactly would cost a second
-    search, as long as the first)."""
+    too few of them with its answer to be among BM25's best 40 (scored as `pooled` says)."""
     sem = engine.semantic()
     if sem is None or question_vector is None:
         return []
@@ -261,11 +262,35 @@ def neighbours(engine: Engine, hits: list[Hit], depth: dict[int, float], questio
     ids = sem.nearest(question_vector, NEIGHBOURS, lambda i: i not in have and "#" in i and ":" not in i)
     if sem.e5 is not None and e5_vector is not None:
         ids += sem.e5.nearest_by_passage(e5_vector, PASSAGE_NEIGHBOURS, lambda i: i not in have and i not in ids)
+    return pooled(engine, ids, depth)
+
+
+def pooled(engine: Engine, ids: list[str], depth: dict[int, float]) -> list[Hit]:
+    """Documents added to the pool by other means than BM25's best: each keeps its BM25 score when it is within
+    the retrieval depth, else the lowest score there (an upper bound: scoring it exactly would cost a second
+    search, as long as the first)."""
     floor = min(depth.values(), default=0.0)
     docs = [d for d in (engine.document(i) for i in ids) if d is not None]
     for d in docs:
         d.score = depth.get(d.docnum, floor)
     return docs
+
+
+def said_actions(engine: Engine, query: Query) -> list[str]:
+    """The actions whose name the question says in words, in any order and form: "detach instance from asg iam
+    permission" says autoscaling:DetachInstances, "roll back an instance refresh" RollbackInstanceRefresh (two
+    words typed as one name's word count too). Only names of at least two words, only the longest of those
+    said (not DeleteGroup where DeleteAutoScalingGroup is said), Auto Scaling's first, at most SAID_ACTIONS.
+    Why: among 3,700 reference entities, BM25 leaves such an action out of the pool when its words are common
+    ones, and 7 of batch 7's tuning questions asked for one that way."""
+    content = [w for w in query.words if w.lower() not in STOPS and w.lower() not in QUESTION_WORDS]
+    typed = [query.corrections.get(w.lower(), w) for w in content]
+    words = set(analyze(" ".join(content + typed)))
+    words |= {t for a, b in zip(typed, typed[1:], strict=False) for t in analyze(a + b)}
+    said = [i for i, name in engine.action_words.items() if len(name) > 1 and name <= words]
+    longest = [i for i in said if not any(engine.action_words[i] < engine.action_words[j] for j in said)]
+    home = f"action:{HOME_GUIDE}:"
+    return sorted(longest, key=lambda i: (not i.startswith(home), -len(engine.action_words[i]), i))[:SAID_ACTIONS]
 
 
 def candidates(engine: Engine, query: Query, named: list[str], question_units: list[Unit],
@@ -278,7 +303,12 @@ def candidates(engine: Engine, query: Query, named: list[str], question_units: l
     e5_vector = sem.e5.question_vector(query.text) if sem is not None and sem.e5 is not None else None
     if question_vector is not None:
         hits += neighbours(engine, hits, depth, question_vector, e5_vector)
+    said = said_actions(engine, query)
+    have = {h.id for h in hits}
+    hits += pooled(engine, [i for i in said if i not in have], depth)
     out = gather(engine, query, hits, named, question_units)
+    for c in out:
+        c.said = c.hit.id in said
     if question_vector is not None:
         ids = [c.hit.id for c in out]
         sims = sem.similarities(question_vector, ids)

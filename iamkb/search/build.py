@@ -142,6 +142,7 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
     docs = all_docs(kb)
     meta = {"version": INDEX_VERSION, "synonyms": load_synonyms(synonyms),
             "vocabulary": vocabulary(docs), "entities": documents.entity_names(kb),
+            "action_words": documents.action_words(kb),
             "counts": dict(sorted(Counter(d.kind for d in docs).items())),
             "ranker": learned.load(ranker), "inputs": read_from}
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -102,6 +102,7 @@ class Engine:
         self.vocabulary: dict[str, int] = meta.get("vocabulary", {})
         self.entities: dict[str, list[str]] = meta.get("entities", {})
         self.counts: dict[str, int] = meta.get("counts", {})
+        self.action_words = {i: frozenset(w) for i, w in meta.get("action_words", {}).items()}  # answer.said_actions
         self._syn_re = _synonym_regex(self.synonyms)
         self._idf: dict[str, float] = {}
         self._entity_docnums: frozenset[int] | None = None
