@@ -92,6 +92,9 @@ def test_analyzer_keeps_identifiers_whole_and_split():
     assert set(analyze("create auto scaling groups")) <= set(terms)
     assert "requesttag" in analyze("aws:RequestTag/${TagKey}")
     assert analyze("CMK?") == ("cmk",)  # a trailing '?' is punctuation
+    # an acronym's plural or version is one piece, not "AR" + "Ns" or "IMD" + "Sv"
+    assert set(analyze("TargetGroupARNs")) == {"targetgrouparn", "target", "group", "arn"}
+    assert analyze("ASGs") == ("asg",) and "sv" not in analyze("IMDSv2")
 
 
 @pytest.mark.parametrize("query", ["autoscaling:CreateAutoScalingGroup", "CreateAutoScalingGroup",

@@ -19,7 +19,9 @@ from whoosh.analysis import STOP_WORDS, Analyzer, LowercaseFilter, StemFilter, S
 # A compound token: word characters joined by the separators IAM names use. `*` and `?` stay inside (patterns).
 COMPOUND = re.compile(r"[\w$*?{}]+(?:[:/.\-][\w$*?{}]+)*", re.UNICODE)
 _PART = re.compile(r"[^\W_]+", re.UNICODE)
-_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+# Camel-case pieces. An acronym's plural or version stays one piece: "ARNs" split as "AR" + "Ns" and "IMDSv2" as
+# "IMD" + "Sv" + "2" gave every question that typed them two junk terms ("TargetGroupARNs" -> ... ar, ns).
+_CAMEL = re.compile(r"[A-Z]{2,}s(?![a-z])|[A-Z]{2,}(?=v\d)|[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 # Whoosh's English stop list minus "not" (NotAction, "not allowed" matter here).
 STOPS = frozenset(STOP_WORDS) - {"not"}
