@@ -377,6 +377,7 @@ class Engine:
             self._holder_sets[key] = frozenset(self.postings(field_name, term)[0].tolist())
         return self._holder_sets[key]
 
+
 def _mark_formatter():
     """Snippets as HTML-escaped text with the matched terms in <mark> (the web page shows them as is)."""
     from html import escape as htmlescape
