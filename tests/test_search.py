@@ -699,3 +699,24 @@ def test_said_actions_prefer_the_longest_name_and_auto_scaling(kb_build):
     said = said_actions(e, e.parse("permission to describe the account limits"))
     assert said[0] == "action:autoscaling:DescribeAccountLimits" and len(said) <= SAID_ACTIONS
     assert "action:elasticloadbalancing:DescribeAccountLimits" in said
+
+
+def test_passage_coverage_is_the_most_of_the_question_two_consecutive_sentences_say(index):
+    from iamkb.search.answer import WEIGHTS, Candidate, passage_coverage, units
+    from iamkb.search.engine import Hit, engine
+
+    e = engine(index)
+    query = e.parse("which key policy lets the role encrypt volumes")
+    qu = units(e, query)
+
+    def section(body: str, kind: str = "section") -> Candidate:
+        hit = Hit(id="s", kind=kind, guide="autoscaling", title="t", url="", score=1.0, body=body, data={})
+        return Candidate(hit=hit, coverage=0.25)
+
+    together = section("Unrelated words here. The key policy lets the role encrypt volumes. More text follows.")
+    apart = section("The key policy is here. Nothing. Nothing else. Nothing more. The role can encrypt. "
+                    "Nothing again. Nothing still. It covers volumes.")
+    assert passage_coverage(together, qu, WEIGHTS.partial) == 1.0
+    assert 0 < passage_coverage(apart, qu, WEIGHTS.partial) < 1.0
+    assert passage_coverage(section(""), qu, WEIGHTS.partial) == 0.0
+    assert passage_coverage(section("anything", kind="action"), qu, WEIGHTS.partial) == 0.25  # an entity: its own

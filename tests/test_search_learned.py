@@ -118,18 +118,21 @@ def test_e5_columns_are_its_cosines_and_their_ranks_among_the_candidates():
     assert learned.feature_rows(ranked, learned.BASE_FEATURES) == [row[:len(learned.BASE_FEATURES)] for row in rows]
 
 
-def test_the_said_and_level_columns():
-    """"said": an action the question describes in words; "level": 1 / a section's depth, 0 for an entity."""
+def test_the_said_level_and_proximity_columns():
+    """"said": an action the question describes in words; "level": 1 / a section's depth, 0 for an entity;
+    "proximity_rank": the place by the share of the question two consecutive sentences say."""
     from dataclasses import replace
 
     page, sub, action = (_candidate(i, 0.1, None, 0.1, None) for i in ("page", "sub", "action:x:Y"))
     page.hit.data, sub.hit.data = {"level": 1}, {"level": 3}
     action.hit = replace(action.hit, kind="action")
     action.said = True
+    page.passage_coverage, sub.passage_coverage, action.passage_coverage = 0.5, 1.0, 0.25
     rows = learned.feature_rows([page, sub, action])
     column = {f: [row[i] for row in rows] for i, f in enumerate(learned.FEATURES)}
     assert column["level"] == [1.0, 1 / 3, 0.0]
     assert column["said"] == [0.0, 0.0, 1.0]
+    assert column["proximity_rank"] == [1 / 2, 1.0, 1 / 3]
 
 
 def test_the_ranker_used_is_the_one_for_the_signals_at_hand():

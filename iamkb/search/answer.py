@@ -90,6 +90,7 @@ class Candidate:
     e5_similarity: float | None = None  # the same two by multilingual-e5-small (None: the index has no e5
     e5_passage: float | None = None     # vectors, or the document none: the learned stage's other signals)
     said: bool = False  # an action whose name the question says in words (`said_actions`)
+    passage_coverage: float = 0.0  # the most of the question two consecutive sentences say (`passage_coverage`)
     # what the rerank measured (set by `rerank`; the learned stage reads them as features)
     coverage: float = 0.0          # share of the question's words the document says
     heading_coverage: float = 0.0  # ... its heading path says
@@ -368,6 +369,22 @@ def gather(engine: Engine, query: Query, hits: list[Hit], named: list[str],
     return list(by_id.values())
 
 
+def passage_coverage(c: Candidate, question_units: list[Unit], partial: float) -> float:
+    """The (weighted) share of the question's words that two consecutive sentences of a section say, with its
+    heading path; an entity's whole coverage. Why: a section that says all of the question in one place answers
+    it more often than one that says its words pages apart (a proximity signal BM25 and the section-wide
+    coverage do not have). Each window is reduced to the question's terms first, so a section costs a set
+    intersection per sentence and a coverage per distinct window."""
+    if c.hit.kind != "section" or not question_units:
+        return c.coverage
+    asked = set().union(*(u.terms for u in question_units))
+    said = [terms & asked for _, terms in sentence_terms(c.hit.body)]
+    heading = frozenset(c.heading & asked)
+    following = [*said[1:], frozenset()] if said else []
+    windows = {heading | a | b for a, b in zip(said, following, strict=True)} or {heading}
+    return max(coverage(w, question_units, partial) for w in windows)
+
+
 def is_overview(hit: Hit) -> bool:
     """A page's top section, or a section that introduces its topic ("Overview", "What is ABAC for AWS?")."""
     return hit.kind == "section" and (hit.data.get("level") == 1 or bool(OVERVIEW.match(hit.title)))
@@ -385,6 +402,7 @@ def rerank(engine: Engine, query: Query, candidates: list[Candidate], named: lis
         title_terms = set(analyze(c.hit.title))
         c.coverage = coverage(c.matched, question_units, weights.partial)
         c.heading_coverage = coverage(c.heading, question_units, weights.partial)
+        c.passage_coverage = passage_coverage(c, question_units, weights.partial)
         c.title_precision = len(title_terms & question_terms) / len(title_terms) if title_terms else 0.0
         c.overview = definition and is_overview(c.hit)
         kind = weights.entity if c.hit.kind in ENTITY_KINDS else 1.0
