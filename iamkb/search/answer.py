@@ -19,9 +19,9 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from iamkb.search.analysis import STOPS, analyze, sentences
+from iamkb.search.analysis import analyze, sentences
 from iamkb.search.documents import ENTITY_KINDS
-from iamkb.search.engine import QUESTION_WORDS, Engine, Hit, Query
+from iamkb.search.engine import Engine, Hit, Query, is_content_word, question_terms
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ class Unit:
         return max((credit * (len(form & terms) / len(form)) ** partial for form, credit in self.forms), default=0.0)
 
 
-def _word_forms(word: str, credit: float, drop: set[str]) -> list[tuple[frozenset[str], float]]:
+def _word_forms(word: str, credit: float, drop: frozenset[str]) -> list[tuple[frozenset[str], float]]:
     terms = [t for t in analyze(word) if t not in drop]
     if not terms:
         return []
@@ -144,13 +144,13 @@ def _phrase_synonyms(engine: Engine, text: str) -> dict[str, list[str]]:
 
 def units(engine: Engine, query: Query, weights: Weights = WEIGHTS) -> list[Unit]:
     """The question's content words, each with the forms it may match (itself, correction, synonyms)."""
-    drop = set(analyze(" ".join(QUESTION_WORDS)))
+    drop = question_terms()
     synonyms = _phrase_synonyms(engine, query.text)
     out: list[Unit] = []
     seen: set[str] = set()
     for w in query.words:
         low = w.lower()
-        if low in STOPS or low in QUESTION_WORDS or low in seen:
+        if not is_content_word(low) or low in seen:
             continue
         seen.add(low)
         forms = _word_forms(w, 1.0, drop)
@@ -288,7 +288,7 @@ def said_actions(engine: Engine, query: Query) -> list[str]:
     said (not DeleteGroup where DeleteAutoScalingGroup is said), Auto Scaling's first, at most SAID_ACTIONS.
     Why: among 3,700 reference entities, BM25 leaves such an action out of the pool when its words are common
     ones, and 7 of batch 7's tuning questions asked for one that way."""
-    content = [w for w in query.words if w.lower() not in STOPS and w.lower() not in QUESTION_WORDS]
+    content = [w for w in query.words if is_content_word(w.lower())]
     typed = [query.corrections.get(w.lower(), w) for w in content]
     words = set(analyze(" ".join(content + typed)))
     words |= {t for a, b in zip(typed, typed[1:], strict=False) for t in analyze(a + b)}

@@ -78,6 +78,17 @@ class Query:
     words: list[str]  # the original compound words, as typed (entity detection looks at these)
 
 
+def is_content_word(low: str) -> bool:
+    """Whether a lowercased word says what a question is about: neither a stop word nor question glue."""
+    return low not in STOPS and low not in QUESTION_WORDS
+
+
+@lru_cache(maxsize=1)
+def question_terms() -> frozenset[str]:
+    """The index terms of QUESTION_WORDS, which a question's terms leave out."""
+    return frozenset(analyze(" ".join(QUESTION_WORDS)))
+
+
 def _bounded(text: str) -> str:
     return text[:MAX_QUERY_CHARS]
 
@@ -191,7 +202,7 @@ class Engine:
         """A corrected spelling of one typed word; a hyphenated word is corrected part by part
         ("service-linkd" becomes "service-linked"). None when nothing changes."""
         low = word.lower()
-        if low in STOPS or low in QUESTION_WORDS or self.known(low):
+        if not is_content_word(low) or self.known(low):
             return None
         if "-" in low:
             parts = low.split("-")
@@ -219,8 +230,7 @@ class Engine:
                 # a misspelled shorthand expands like the shorthand ("autoscalling" -> "auto scaling")
                 expansions.extend(self.synonyms.get(fixed, []))
         full = " ".join([text, *expansions, *corrections.values()])
-        stops = set(analyze(" ".join(QUESTION_WORDS)))
-        terms = [t for t in analyze(full) if t not in stops][:MAX_TERMS]
+        terms = [t for t in analyze(full) if t not in question_terms()][:MAX_TERMS]
         return Query(text=text, terms=terms, corrections=corrections, expansions=expansions, words=words)
 
     def selective(self, terms: list[str], fields: list[str]) -> list[str]:
