@@ -720,3 +720,18 @@ def test_passage_coverage_is_the_most_of_the_question_two_consecutive_sentences_
     assert 0 < passage_coverage(apart, qu, WEIGHTS.partial) < 1.0
     assert passage_coverage(section(""), qu, WEIGHTS.partial) == 0.0
     assert passage_coverage(section("anything", kind="action"), qu, WEIGHTS.partial) == 0.25  # an entity: its own
+
+
+def test_an_engine_asks_for_one_blas_thread_before_numpy_loads(index):
+    """Ask's retrieval loads numpy; each `ask --file` worker must have asked OpenBLAS for one thread before
+    that (two spin-waiting threads per worker on two cores ran the batch at 5 q/s instead of 26)."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys\nfrom pathlib import Path\nfrom iamkb.search.engine import Engine\n"
+            f"Engine(Path({str(index)!r}))\n"
+            "assert 'numpy' not in sys.modules, 'numpy loaded before the thread setting'\n"
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'))\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
