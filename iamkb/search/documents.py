@@ -35,6 +35,7 @@ class SearchDoc:
     body: str = ""
     code: str = ""
     names: str = ""
+    asks: list[str] = field(default_factory=list)  # questions the section answers (kb/section_questions.yml)
     data: dict[str, Any] = field(default_factory=dict)
     table_rows: dict[str, str] = field(default_factory=dict)  # a table row's line in `body` -> the row with
     # its column headers ("" for a header line); for the passage vectors only, not indexed
@@ -42,7 +43,7 @@ class SearchDoc:
     def fields(self) -> dict[str, str]:
         return {"id": self.id, "kind": self.kind, "guide": self.guide, "title": self.title, "url": self.url,
                 "path": self.path, "body": self.body, "code": self.code, "names": self.names,
-                "data": json.dumps(self.data, sort_keys=True, ensure_ascii=False)}
+                "asks": "\n".join(self.asks), "data": json.dumps(self.data, sort_keys=True, ensure_ascii=False)}
 
 
 def sar_url(service_name: str) -> str:
@@ -144,7 +145,8 @@ def ancestors(section: dict, by_id: dict[str, dict]) -> list[str]:
     return out
 
 
-def section_docs(pages: list[dict], sections: list[dict]) -> Iterator[SearchDoc]:
+def section_docs(pages: list[dict], sections: list[dict], asked: dict[str, list[str]]) -> Iterator[SearchDoc]:
+    """A document per section; `asked` holds the questions each section answers (kb/section_questions.yml)."""
     page_by_id = {p["id"]: p for p in pages}
     section_by_id = {s["id"]: s for s in sections}
     for s in sections:
@@ -154,7 +156,7 @@ def section_docs(pages: list[dict], sections: list[dict]) -> Iterator[SearchDoc]
         yield SearchDoc(
             id=s["id"], kind="section", guide=s["guide"], title=s["title"], url=section_url(page["url"], s),
             path=" / ".join(heading_above), body=section_body(s), code="\n".join(_block_code(s.get("blocks", []))),
-            names=" ".join(names),
+            names=" ".join(names), asks=list(asked.get(s["id"], [])),
             data={"page": s["page"], "page_title": page["title"], "level": s["level"],
                   "examples": list(s.get("examples", [])), "path": s["path"],
                   "ancestors": ancestors(s, section_by_id)},

