@@ -65,8 +65,9 @@ def load_kb(build: Path) -> dict[str, Any]:
     return kb
 
 
-def load_synonyms(path: Path) -> dict[str, list[str]]:
-    """kb/synonyms.yml: {shorthand: [expansion, ...]}, keys lowercased."""
+def _yaml_mapping(path: Path, shape: str) -> dict:
+    """A hand-written YAML file that holds one mapping ({} when the file is absent); `shape` says what the
+    mapping should hold, for the one-line error when it is something else."""
     import yaml
 
     if not path.exists():
@@ -78,7 +79,13 @@ def load_synonyms(path: Path) -> dict[str, list[str]]:
         line = f" at line {mark.line + 1}" if mark else ""
         raise InputError(f"malformed YAML{line}", where=str(path)) from None
     if not isinstance(data, dict):
-        raise InputError("expected a mapping of shorthand to a list of expansions", where=str(path))
+        raise InputError(f"expected a mapping of {shape}", where=str(path))
+    return data
+
+
+def load_synonyms(path: Path) -> dict[str, list[str]]:
+    """kb/synonyms.yml: {shorthand: [expansion, ...]}, keys lowercased."""
+    data = _yaml_mapping(path, "shorthand to a list of expansions")
     out: dict[str, list[str]] = {}
     for key, value in data.items():
         values = value if isinstance(value, list) else [value]
@@ -115,18 +122,7 @@ def text_digest(text: str) -> str:
 
 def load_section_questions(path: Path) -> SectionQuestions:
     """kb/section_questions.yml ({section id: {text, questions}}); empty when the file is absent."""
-    import yaml
-
-    if not path.exists():
-        return SectionQuestions({}, {})
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"malformed YAML{line}", where=str(path)) from None
-    if not isinstance(data, dict):
-        raise InputError("expected a mapping of section id to {text, questions}", where=str(path))
+    data = _yaml_mapping(path, "section id to {text, questions}")
     questions: dict[str, list[str]] = {}
     written_for: dict[str, str] = {}
     for ident, entry in data.items():
