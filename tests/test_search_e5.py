@@ -178,3 +178,26 @@ def test_nearest_by_passage_ranks_sections_by_their_closest_passage():
     assert space.nearest_by_passage(question, 3, lambda i: True) == ["c", "a", "b"]  # 0.0, 0.1, 0.5
     assert space.nearest_by_passage(question, 1, lambda i: i != "c") == ["a"]
     assert space.nearest_by_passage(question, 0, lambda i: True) == []
+
+
+@pytest.mark.parametrize(("k", "every"), [(1, 9), (4, 9), (40, 9), (5, 100), (10_000, 9)])
+def test_nearest_sorts_only_the_best_rows_yet_gives_what_a_full_sort_gives(k, every):
+    """Thousands of rows, several per owner, the best of them tied: what semantic._best gives (an argpartition of
+    the best rows, widened when those hold too few owners that `keep` accepts) is what sorting every row gives,
+    ties by row."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    question = rng.normal(size=8).astype(np.float32)
+    rows = rng.normal(size=(5000, 8)).astype(np.float32)
+    rows[100:140] = 10 * question  # the 40 best rows, tied, of 40 owners
+    owner = [f"s{i % 700}" for i in range(len(rows))]
+
+    def keep(ident: str) -> bool:
+        return int(ident[1:]) % every == 0  # every 100th: 7 owners, too few in the best rows first sorted
+
+    want: list[str] = []
+    for row in np.argsort(-(rows @ question), kind="stable"):
+        if owner[row] not in want and keep(owner[row]):
+            want.append(owner[row])
+    assert semantic._best(rows, owner, question, k, keep) == want[:k]

@@ -562,11 +562,11 @@ def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate]
     """The answer text: entity facts, then the best section quoted, then its example policy for a how-to."""
     terms = set(query.terms)
     # Abstention: no candidate carries half of the question's words, weighted by rarity (the coverage the rerank
-    # measured of its own text: a section's written questions are the KB's paraphrases, not what the docs say;
-    # counted in, 4 more of the 70 unanswerable questions were answered). Why weighted: the word a question turns on is usually its rarest ("Karpenter", "sourdough",
-    # "vacation"); counted plainly over the best three, 8 of the first 14 unanswerable questions were declined
-    # (3 answerable tuning questions wrongly), weighted over all candidates 14 (9); the blind batch 5 of 46
-    # unanswerable ones then confirmed it: 36 -> 42 declined.
+    # measured of its own text: a section's written questions are the KB's paraphrases, not what the docs say; counted
+    # in, 4 more of the 70 unanswerable questions were answered). Why weighted: the word a question turns on is
+    # usually its rarest ("Karpenter", "sourdough", "vacation"); counted plainly over the best three, 8 of the first
+    # 14 unanswerable questions were declined (3 answerable tuning questions wrongly), weighted over all candidates 14
+    # (9); the blind batch 5 of 46 unanswerable ones then confirmed it: 36 -> 42 declined.
     best_cov = max((c.text_coverage for c in ranked), default=0.0)
     if not ranked or (not named and best_cov < MIN_COVERAGE):
         closest = f" The closest match, \"{ranked[0].hit.title}\" ({ranked[0].hit.id} <{ranked[0].hit.url}>), " \

