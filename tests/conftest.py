@@ -79,3 +79,15 @@ def kb_build() -> Path:
     if not (path / "report.json").exists():
         pytest.fail(f"{path} has no built knowledge base: run `make kb` (make test does it first)")
     return path
+
+
+# The markers pyproject.toml declares, given by what a test needs, so that `-m "not node and not browser"` runs
+# what a machine without them can (a test that asks for a tool through a fixture is marked without a decorator).
+MARK_BY_FIXTURE = {"require_node": "node", "chromium_path": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, mark in MARK_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)

@@ -6,6 +6,7 @@ import json
 import random
 
 import pytest
+from conftest import need
 
 from iamkb.errors import InputError
 from iamkb.search import learned
@@ -88,34 +89,28 @@ def test_strong_regularisation_keeps_the_rerank_order():
 
 
 def test_ranker_round_trips_and_refuses_other_features():
-    for features in learned.FEATURE_SETS:
-        n = len(features)
-        model = learned.Ranker(features, tuple([0.5] * n), tuple([0.0] * n), tuple([1.0] * n), 3)
-        assert learned.Ranker.from_json(json.loads(json.dumps(model.to_json()))) == model
+    model = learned.Ranker(learned.FEATURES, tuple([0.5] * N), tuple([0.0] * N), tuple([1.0] * N), 3)
+    assert learned.Ranker.from_json(json.loads(json.dumps(model.to_json()))) == model
     assert learned.Ranker.from_json({**model.to_json(), "features": ["rerank"]}) is None
     assert learned.rankers_from_json({"rankers": [model.to_json(), {**model.to_json(), "features": ["x"]}]}) == [model]
 
 
-def _candidate(ident: str, similarity: float, passage: float | None, e5: float, e5_passage: float | None):
+def _candidate(ident: str, similarity: float, passage: float | None):
     from iamkb.search.answer import Candidate
     from iamkb.search.engine import Hit
 
     hit = Hit(id=ident, kind="section", guide="autoscaling", title=ident, url="", score=1.0, body="", data={})
-    return Candidate(hit=hit, score=1.0, similarity=similarity, passage_similarity=passage, e5_similarity=e5,
-                     e5_passage=e5_passage)
+    return Candidate(hit=hit, score=1.0, similarity=similarity, passage_similarity=passage)
 
 
-def test_e5_columns_are_its_cosines_and_their_ranks_among_the_candidates():
-    ranked = [_candidate("a", 0.1, 0.4, 0.30, None), _candidate("b", 0.3, None, 0.50, 0.60),
-              _candidate("c", 0.3, 0.25, 0.40, 0.45)]
+def test_meaning_columns_are_the_cosines_and_their_ranks_among_the_candidates():
+    ranked = [_candidate("a", 0.1, 0.4), _candidate("b", 0.3, None), _candidate("c", 0.35, 0.25)]
     rows = learned.feature_rows(ranked)
     column = {f: [row[i] for row in rows] for i, f in enumerate(learned.FEATURES)}
-    assert column["e5_similarity"] == [0.30, 0.50, 0.40]
-    assert column["e5_passage"] == [0.30, 0.60, 0.45]  # an entity (no passages) counts its own cosine
-    assert column["e5_similarity_rank"] == [1 / 3, 1.0, 1 / 2]
-    assert column["e5_passage_rank"] == [1 / 3, 1.0, 1 / 2]
-    assert column["passage_rank"] == [1.0, 1 / 2, 1 / 3]  # MiniLM's: b's falls back to its cosine 0.3
-    assert learned.feature_rows(ranked, learned.BASE_FEATURES) == [row[:len(learned.BASE_FEATURES)] for row in rows]
+    assert column["similarity"] == [0.1, 0.3, 0.35]
+    assert column["passage"] == [0.4, 0.3, 0.25]  # b (an entity: no passages) counts its own cosine
+    assert column["similarity_rank"] == [1 / 3, 1 / 2, 1.0]
+    assert column["passage_rank"] == [1.0, 1 / 2, 1 / 3]
 
 
 def test_the_said_level_and_proximity_columns():
@@ -123,7 +118,7 @@ def test_the_said_level_and_proximity_columns():
     "proximity_rank": the place by the share of the question two consecutive sentences say."""
     from dataclasses import replace
 
-    page, sub, action = (_candidate(i, 0.1, None, 0.1, None) for i in ("page", "sub", "action:x:Y"))
+    page, sub, action = (_candidate(i, 0.1, None) for i in ("page", "sub", "action:x:Y"))
     page.hit.data, sub.hit.data = {"level": 1}, {"level": 3}
     action.hit = replace(action.hit, kind="action")
     action.said = True
@@ -135,12 +130,12 @@ def test_the_said_level_and_proximity_columns():
     assert column["proximity_rank"] == [1 / 2, 1.0, 1 / 3]
 
 
-def test_the_ranker_used_is_the_one_for_the_signals_at_hand():
+def test_the_ranker_used_is_the_one_over_this_versions_features():
+    older = learned.FEATURES[:-1]
     made = [learned.Ranker(f, tuple([1.0] * len(f)), tuple([0.0] * len(f)), tuple([1.0] * len(f)))
-            for f in learned.FEATURE_SETS]
-    assert learned.usable(made, e5=True).features == learned.FEATURES
-    assert learned.usable(made, e5=False).features == learned.BASE_FEATURES
-    assert learned.usable(made[:1], e5=False) is None
+            for f in (older, learned.FEATURES)]
+    assert learned.usable(made) is made[1]
+    assert learned.usable(made[:1]) is None
 
 
 def test_the_index_carries_the_rankers_and_ask_applies_one(tmp_path):
@@ -150,18 +145,14 @@ def test_the_index_carries_the_rankers_and_ask_applies_one(tmp_path):
     from iamkb.search.engine import engine
 
     _write_kb(tmp_path / "build")
-    made = []
-    for features in learned.FEATURE_SETS:  # each ranks by MiniLM's closest passage only
-        n = len(features)
-        weights = tuple(1.0 if f == "passage" else 0.0 for f in features)
-        made.append(learned.Ranker(features, weights, tuple([0.0] * n), tuple([1.0] * n), 1))
+    weights = tuple(1.0 if f == "passage" else 0.0 for f in learned.FEATURES)  # ranks by the closest passage only
+    made = [learned.Ranker(learned.FEATURES, weights, tuple([0.0] * N), tuple([1.0] * N), 1)]
     (tmp_path / "ranker.json").write_text(json.dumps({"rankers": [r.to_json() for r in made]}))
     build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "ranker.json")
     e = engine(tmp_path / "index")
     assert e.rankers == made
-    if e.semantic() is None:
-        pytest.skip("the embedding model is not installed: ask does not apply the ranker without it")
-    assert e.ranker() in made
+    need(e.semantic() is not None, "the embedding model is not installed: ask does not apply the ranker without it")
+    assert e.ranker() == made[0]
     question = "how can I remove scaling policies"
     out = ask(question, index=tmp_path / "index")
     scores = [r["score"] for r in out["results"]]
@@ -188,25 +179,34 @@ def test_a_malformed_ranker_file_is_one_line_naming_it(tmp_path):
     assert str(bad) in str(err.value) and "line 2" in str(err.value)
 
 
-def test_the_committed_rankers_are_what_fit_gives_on_the_tuning_part(kb_build):
-    """kb/ranker.json is not edited by hand: fitting again on the current tuning part and index gives the same
-    weights, for the ranker with e5's signals and the one without (to a tolerance: the features come from
-    floating-point vectors)."""
+@pytest.mark.slow
+def test_the_committed_ranker_ranks_the_tuning_part_as_a_refit_does(kb_build):
+    """kb/ranker.json is not edited by hand, nor left behind by a change to the features: a refit on the tuning
+    part with this machine's index ranks the tuning questions as the committed ranker does. Compared by what
+    matters, the rank of each question's first answer, not by weights: the rank features move discretely when
+    two cosines a few ULPs apart swap places on another CPU's BLAS, and such swaps moved refitted weights by
+    0.015. A question whose answer moves by such a swap is let through: at most 1% of them, and Recall@1 within
+    two questions. On one machine, a refit is exactly repeatable."""
     from iamkb.paths import index_dir, kb_dir
+    from iamkb.search import embed
     from iamkb.search.engine import engine
-    from iamkb.search.evaluate import load_questions, tuning_part
+    from iamkb.search.evaluate import load_questions, metrics, tuning_part
 
-    committed = learned.rankers_from_json(json.loads((kb_dir() / "ranker.json").read_text()))
-    assert [r.features for r in committed] == list(learned.FEATURE_SETS)
+    need(embed.find_model_zip() is not None, "the embedding model is not installed: the ranker's features need it")
+    committed = learned.usable(learned.rankers_from_json(json.loads((kb_dir() / "ranker.json").read_text())))
+    assert committed is not None, "kb/ranker.json holds no ranker over this version's features: refit it"
     e = engine(index_dir())
-    sem = e.semantic()
-    if sem is None or sem.e5 is None:
-        pytest.skip("the embedding models are not installed: the rankers' features need them")
+    assert e.semantic() is not None, "the index has no vectors: run `iamkb index`"
     tuning = tuning_part(load_questions())
     rows, relevant = learned.training_data(e, tuning)
-    for refit, made in zip(learned.fit_all(rows, relevant, committed[0].l2), committed, strict=True):
-        assert refit.features == made.features and refit.fitted_on == made.fitted_on
-        assert max(abs(a - b) for a, b in zip(refit.weights, made.weights, strict=True)) < 1e-3
+    (refit,) = learned.fit_all(rows, relevant, committed.l2)
+    assert refit == learned.fit_all(rows, relevant, committed.l2)[0]  # deterministic here
+    assert refit.features == committed.features and refit.fitted_on == committed.fitted_on
+    mine = [learned._first_rank(y, refit, x) for x, y in zip(rows, relevant, strict=True)]
+    theirs = [learned._first_rank(y, committed, x) for x, y in zip(rows, relevant, strict=True)]
+    moved = sum(a != b for a, b in zip(mine, theirs, strict=True))
+    assert moved <= len(tuning) // 100, f"{moved} of {len(tuning)} tuning questions rank their answer elsewhere"
+    assert abs(metrics(mine)["recall@1"] - metrics(theirs)["recall@1"]) <= 2 / len(tuning)
 
 
 def test_only_the_tuning_part_is_fitted_on(kb_build):

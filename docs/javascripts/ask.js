@@ -23,8 +23,23 @@
     box.appendChild(note);
   }
 
+  // While `iamkb serve` is still making the index's sentence vectors, ask answers with the lexical ranking
+  // and says so (data.ranking "lexical", data.index.vectors "building"): tell the reader why and for how long.
+  function rankingNote(data) {
+    if (data.ranking !== "lexical") return null;
+    var building = data.index && data.index.vectors === "building";
+    var text = building
+      ? "Answered by the lexical ranking: the server is still building the semantic index (" +
+        (data.index.embedded || 0) + " of " + (data.index.total || "?") + " texts). Ask again in a few " +
+        "minutes for the full ranking."
+      : "Answered by the lexical ranking: this index has no semantic vectors (run `iamkb index`).";
+    return el("p", "iamkb-ranking-note", text);
+  }
+
   function render(box, data) {
     box.replaceChildren();
+    var note = rankingNote(data);
+    if (note) box.appendChild(note);
     if (data.answer) box.appendChild(el("p", "iamkb-answer", data.answer));
     var list = el("ol", "iamkb-results");
     (data.results || []).forEach(function (r) {

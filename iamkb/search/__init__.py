@@ -60,21 +60,24 @@ def ask(question: str, index: Path | None = None) -> dict[str, Any]:
 
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    parser.add_argument("--lexical", action="store_true",
+                        help="without the semantic vectors: seconds instead of minutes; ask ranks lexically until "
+                             "a full `iamkb index`")
     parser.add_argument("--json", action="store_true",
-                        help='print {"index", "built", "documents", "changed", "seconds"} as JSON')
+                        help='print {"index", "built", "documents", "changed", "seconds", "lexical"} as JSON')
 
 
 def run_index(args: argparse.Namespace) -> int:
     from iamkb.search.build import update_index
 
-    result = update_index(force=args.force)
+    result = update_index(force=args.force, lexical=args.lexical)
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
     counts = result["documents"]
     what = f"{sum(counts.values())} documents ({', '.join(f'{n} {k}' for k, n in counts.items())})"
     if result["built"]:
-        print(f"{result['index']}: {what}")
+        print(f"{result['index']}: {what}" + (" (lexical: no semantic vectors)" if result["lexical"] else ""))
     else:
         print(f"{result['index']} is up to date: {what} (its inputs are unchanged; --force rebuilds)")
     return 0

@@ -67,8 +67,6 @@ ENTITY_SAYS_THE_REST = 0.5  # ... when its answer says at least this share of th
 RETRIEVE = 40             # sections and examples kept for the rerank
 RETRIEVE_ENTITIES = 8     # reference entities kept apart: 3,700 of them would crowd 400 sections out of the pool
 NEIGHBOURS = 5            # sections nearest in meaning added to the pool when BM25 missed them (`neighbours`)
-PASSAGE_NEIGHBOURS = 3    # ... and sections with the passages nearest by e5 (CV on the tuning part over 0, 3, 5, 8:
-                          # 0.821, 0.821, 0.818, 0.815 R@1; the answer in the pool 341, 344, 344, 344 of 346)
 POOL = 160                # retrieval depth both are drawn from
 PROXIMITY_DEPTH = 20      # candidates (in the rerank's order) whose `passage_coverage` is measured: it analyzes
                           # every sentence of a section, ~80 ms of a cold ask for all 40-60; CV on the tuning part
@@ -93,8 +91,6 @@ class Candidate:
     examples: list[tuple[float, str]] = field(default_factory=list)  # (retrieval score, example id)
     similarity: float = 0.0  # cosine of the question's and the document's sentence embeddings (0: no vector)
     passage_similarity: float | None = None  # a section's closest passage (None: no passage vectors)
-    e5_similarity: float | None = None  # the same two by multilingual-e5-small (None: the index has no e5
-    e5_passage: float | None = None     # vectors, or the document none: the learned stage's other signals)
     said: bool = False  # an action whose name the question says in words (`said_actions`)
     asked_terms: set[str] = field(default_factory=set)  # the question's terms its written questions hold
     asked: float = 0.0  # ... as a share of the question (`coverage`; kb/section_questions.yml, sections only)
@@ -260,8 +256,7 @@ def retrieve(engine: Engine, query: Query) -> tuple[list[Hit], dict[int, float]]
     return [engine.hit(docnum, score) for score, docnum in keep], {docnum: score for score, docnum in top}
 
 
-def neighbours(engine: Engine, hits: list[Hit], depth: dict[int, float], question_vector,
-               e5_vector=None) -> list[Hit]:
+def neighbours(engine: Engine, hits: list[Hit], depth: dict[int, float], question_vector) -> list[Hit]:
     """Sections nearest to the question in meaning that lexical retrieval left out (hybrid retrieval): a
     question in words the docs do not use ("does the CMK for ASG EBS encryption have to be symmetric") may share
     too few of them with its answer to be among BM25's best 40 (scored as `pooled` says)."""
@@ -271,8 +266,6 @@ def neighbours(engine: Engine, hits: list[Hit], depth: dict[int, float], questio
     have = {h.id for h in hits}
     # sections only (ids guide/page#anchor; entities are kind:name, examples have no vector)
     ids = sem.nearest(question_vector, NEIGHBOURS, lambda i: i not in have and "#" in i and ":" not in i)
-    if sem.e5 is not None and e5_vector is not None:
-        ids += sem.e5.nearest_by_passage(e5_vector, PASSAGE_NEIGHBOURS, lambda i: i not in have and i not in ids)
     return pooled(engine, ids, depth)
 
 
@@ -312,9 +305,8 @@ def candidates(engine: Engine, query: Query, named: list[str], question_units: l
     hits, depth = retrieve(engine, query)
     sem = engine.semantic() if semantic else None
     question_vector = sem.question_vector(query.text) if sem is not None else None
-    e5_vector = sem.e5.question_vector(query.text) if sem is not None and sem.e5 is not None else None
     if question_vector is not None:
-        hits += neighbours(engine, hits, depth, question_vector, e5_vector)
+        hits += neighbours(engine, hits, depth, question_vector)
     said = said_actions(engine, query)
     have = {h.id for h in hits}
     hits += pooled(engine, [i for i in said if i not in have], depth)
@@ -328,11 +320,6 @@ def candidates(engine: Engine, query: Query, named: list[str], question_units: l
         for c in out:
             c.similarity = sims.get(c.hit.id, 0.0)
             c.passage_similarity = passages.get(c.hit.id)
-        if sem.e5 is not None:
-            sims, passages = sem.e5.similarities(e5_vector, ids), sem.e5.passage_similarities(e5_vector, ids)
-            for c in out:
-                c.e5_similarity = sims.get(c.hit.id)
-                c.e5_passage = passages.get(c.hit.id)
     return out
 
 
@@ -607,7 +594,8 @@ def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate]
 def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGHTS, learned: bool = True) -> dict:
     """The answer and its ranked sources (`weights` other than the defaults, or `learned` off: for benchmarks
     and tuning). The learned ranker (`iamkb.search.learned`) has the last word when the index carries one and
-    the semantic signal is on (its features include it)."""
+    the semantic signal is on (its features include it); "ranking" says whether the semantic signals took part
+    ("full") or the index has no vectors (yet) and the lexical signals alone answered ("lexical")."""
     query = engine.parse(question)
     named = named_entities(engine, query)
     question_units = units(engine, query, weights)
@@ -623,7 +611,7 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGH
     results = [{**c.hit.result(), "score": round(c.learned if c.learned is not None else c.score, 4),
                 "snippet": snippet(c, terms)} for c in ranked[:limit]]
     return {"question": question, "answer": compose(engine, question, query, ranked, named, question_units),
-            "results": results}
+            "results": results, "ranking": "full" if weights.semantic and engine.semantic() is not None else "lexical"}
 
 
 __all__ = ["ask"]

