@@ -6,6 +6,7 @@ seeded batch."""
 from __future__ import annotations
 
 import copy
+import json
 import random
 from collections import Counter
 
@@ -100,7 +101,9 @@ def test_generated_scenarios_agree_with_iam_simulate(require_node, batch: list[d
     unexplained = [i for i in disagree if i not in documented]
     assert unexplained == [], f"first disagreement: {everything[unexplained[0]] if unexplained else None}"
     agree = len(everything) - len(disagree)
-    print(f"\ngenerated: {len(everything)} scenarios, {agree} agree, {len(documented)} documented disagreements")
+    anonymous = sum(1 for s in everything if s["request"].get("anonymous"))
+    print(f"\ngenerated: {len(everything)} scenarios ({anonymous} anonymous), {agree} agree, "
+          f"{len(documented)} documented disagreements")
 
 
 def _operators(scenarios_: list[dict]) -> Counter:
@@ -126,6 +129,21 @@ def test_generated_batch_covers_the_space(batch: list[dict]) -> None:
     assert {"NotAction", "NotResource", "NotPrincipal", "Principal", "Sid", "Condition"} <= set(elements)
     cross = [s for s in batch if s["request"]["resourceAccount"] != "111122223333"]
     assert cross
+
+
+def test_generated_batch_holds_anonymous_requests_of_every_outcome(batch: list[dict]) -> None:
+    """Anonymous requests (no principal, no identity-side policy) reach all three decisions, and their resource
+    policies name everyone both ways the docs give (iam/reference_policies_elements_principal#principal-anonymous)."""
+    anonymous = [s for s in batch if s["request"].get("anonymous")]
+    assert all("principal" not in s["request"] and s["identityPolicies"] == [] for s in anonymous)
+    assert not any(k in s for s in anonymous for k in ("permissionBoundaries", "serviceControlPolicies",
+                                                        "sessionPolicy"))
+    assert set(Counter(d.decision for d in evaluate_many(anonymous))) == {"Allowed", "ExplicitlyDenied",
+                                                                           "ImplicitlyDenied"}
+    named = {json.dumps(stmt.get("Principal", stmt.get("NotPrincipal"))) for s in anonymous
+             if "resourcePolicy" in s for stmt in _statements(s["resourcePolicy"])}
+    assert {'"*"', '{"AWS": "*"}'} <= named
+    assert len(named) > 2  # and principals that do not name anonymous callers
 
 
 def test_evaluation_never_raises_on_the_batch(batch: list[dict]) -> None:
