@@ -578,18 +578,23 @@ class Compiler:
     serialisation, format 2: it keeps key order, accepts only the exact JSON types, and tells lists from tuples
     and 1 from 1.0 from True, so equal bytes mean the validator would see the same thing; anything else, such as
     a dict subclass, is simply not shared). A batch of scenarios built around the same few policies, as tools and
-    benchmarks send, pays for each policy once. The cache lives as long as the Compiler (one batch).
+    benchmarks send, pays for each policy once. The cache lives as long as the Compiler (one batch); a stream of
+    any length bounds it (`max_documents`), starting afresh when it is full, so its memory stays flat.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_documents: int | None = None) -> None:
         self._by_id: dict[tuple[int, str], tuple[Any, PolicyCode]] = {}
         self._by_text: dict[str, dict[bytes, PolicyCode]] = {}
+        self._max = max_documents
 
     def policy(self, doc: Any, path: str, policy_type: str) -> CompiledPolicy:
         key = (id(doc), policy_type)
         hit = self._by_id.get(key)
         if hit is not None and hit[0] is doc:
             return CompiledPolicy(path, hit[1])
+        if self._max is not None and len(self._by_id) >= self._max:
+            self._by_id.clear()  # the documents it holds stay alive through it: forget them all at once
+            self._by_text.clear()
         try:
             text: bytes | None = marshal.dumps(doc, 2)
         except ValueError:  # not plain JSON data, or nested too deep: validated on its own
