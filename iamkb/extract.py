@@ -208,15 +208,15 @@ def as_published(policy: Any, code: str, wrapped: bool) -> Any:
 
 def _wrapping_note(statements: int, added: list[str], banners: list[str], trailing_comma: bool) -> str:
     """What turned the published fragment into the policy the scenarios run, in one sentence."""
-    shown = "one statement's elements" if statements == 1 else f"{statements} statements"
-    parts = [f"the docs show {shown}, run as the statement{'s' if statements > 1 else ''} of a policy document "
-             f'("Version": "{VERSION}")']
+    shown = "one statement's elements" if statements == 1 else f"{statements} statements without their list"
+    note = (f"the docs show {shown}; the scenarios run them as the "
+            f"statement{'s' if statements > 1 else ''} of a policy document (\"Version\": \"{VERSION}\")")
     if added:
-        parts.append(f"with {' and '.join(added)} added, since the fragment limits neither")
+        note += f", with {' and '.join(added)} added, as the fragment limits neither"
     left_out = [f"the banner line {b!r}" for b in banners] + (["the trailing comma"] if trailing_comma else [])
     if left_out:
-        parts.append(f"leaving out {' and '.join(left_out)}")
-    return ", ".join(parts)
+        note += f", without {' and '.join(left_out)}"
+    return note
 
 
 def classify(result: dict[str, Any], section: Section, intro: str) -> str:

@@ -65,7 +65,8 @@ def example_page(site: Site, ex: dict) -> tuple[str, str]:
     parts += [heading(2, "Policy", "policy"), md.fence(ex.get("code") or "", "json")]
     if ex.get("wrapped"):
         # The fragment stays as the docs show it (above); what runs is the smallest complete policy holding it.
-        what = md.esc((ex.get("wrapping") or "").capitalize() + ".")
+        wrapping = ex.get("wrapping") or ""
+        what = md.esc(wrapping[:1].upper() + wrapping[1:] + ".")
         if ex.get("corrected"):
             what += " " + md.esc(f"Corrected: {ex.get('correction')}.")
         parts.append('!!! info "A fragment of a policy, run inside the smallest complete policy"\n\n'
