@@ -39,7 +39,7 @@ from typing import Any
 
 from iamkb import paths
 from iamkb.errors import InputError
-from iamkb.extract import as_published
+from iamkb.extract import published_policy
 
 PLACEHOLDER = "$EXAMPLE"
 DECISIONS = ("Allowed", "ExplicitlyDenied", "ImplicitlyDenied")
@@ -372,7 +372,7 @@ def catalog_entry(
     ref: Any = None,
 ) -> dict[str, Any]:
     policy = example.get("policy")
-    published = as_published(policy, example.get("code") or "", bool(example.get("wrapped")))
+    published = published_policy(example)
     scenarios = []
     for scenario, result in zip(sfile.scenarios if sfile else [], report.results, strict=False):
         scenarios.append({

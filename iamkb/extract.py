@@ -199,11 +199,17 @@ def read_fragment(code: str) -> dict[str, Any] | None:
 
 def as_published(policy: Any, code: str, wrapped: bool) -> Any:
     """The policy content as the docs show it: a wrapped fragment's statements without the elements its
-    wrapping added (so mentions and action lists name only what the docs name), any other example's policy."""
+    wrapping added (so mentions, cross-links and action lists name only what the docs name: the added "*" is no
+    use of every action), any other example's policy."""
     if not wrapped:
         return policy
     reading = _read(code)
     return {"Statement": reading.value} if reading else None
+
+
+def published_policy(example: dict[str, Any]) -> Any:
+    """`as_published` for an example record of the KB (kb/build/examples.json)."""
+    return as_published(example.get("policy"), example.get("code") or "", bool(example.get("wrapped")))
 
 
 def _wrapping_note(statements: int, added: list[str], banners: list[str], trailing_comma: bool) -> str:

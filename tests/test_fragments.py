@@ -87,7 +87,7 @@ def test_as_published_leaves_out_what_the_wrapping_added() -> None:
 @pytest.fixture(scope="module")
 def kb(kb_build: Path) -> dict:
     return {name: json.loads((kb_build / f"{name}.json").read_text(encoding="utf-8"))
-            for name in ("examples", "sections", "example_catalog")}
+            for name in ("examples", "sections", "example_catalog", "crosslinks")}
 
 
 def _wrapped(kb: dict) -> list[dict]:
@@ -109,9 +109,13 @@ def test_every_wrapped_policy_is_valid_and_holds_the_published_statements_unchan
             assert all(f'"{k}": "*"' in e["wrapping"] for k in added), e["id"]
 
 
-def test_mentions_and_catalog_name_only_what_the_docs_show(kb: dict) -> None:
-    """A wrapped fragment's added "*" is no mention of every action: the section's mentions and the catalog's
-    action list come from the fragment as published."""
+def test_mentions_catalog_and_cross_links_name_only_what_the_docs_show(kb: dict) -> None:
+    """A wrapped fragment's added "*" is no use of every action: the section's mentions, the catalog's action
+    list and the actions' cross-links come from the fragment as published."""
+    linked: dict[str, list[str]] = {}
+    for action_id, entry in kb["crosslinks"]["actions"].items():
+        for example_id in entry["examples"]:
+            linked.setdefault(example_id, []).append(action_id)
     sections = {s["id"]: s for s in kb["sections"]}
     catalog = {c["id"]: c for c in kb["example_catalog"]}
     added_action = [e for e in _wrapped(kb) if '"Action": "*"' in e["wrapping"]]
@@ -123,6 +127,8 @@ def test_mentions_and_catalog_name_only_what_the_docs_show(kb: dict) -> None:
         entry = catalog[e["id"]]
         assert "*" not in entry["actions"] and entry["wrapped"] and entry["wrapping"] == e["wrapping"]
         assert entry["condition_keys"] == ex.policy_condition_keys(e["policy"])
+        if not ex.policy_actions(extract.published_policy(e)):
+            assert linked.get(e["id"], []) == [], e["id"]  # names no action, so it is linked from none
 
 
 def test_the_site_shows_the_fragment_as_published_and_the_policy_that_runs(kb: dict) -> None:
