@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Iterator
 
+from iamkb.extract import published_policy
 from iamkb.refdata import Reference, nearest
 from iamkb.reference import (
     TAG_KEYS,
@@ -130,7 +131,7 @@ def _key_applies(ref: Reference, key_rec: dict, action: dict) -> bool:
 def example_names(kb: dict, ref: Reference) -> Iterator[dict]:
     """Example policies using actions or condition keys that do not exist or do not apply to the action."""
     for ex in kb.get("examples", []):
-        for stmt in iter_statements(ex.get("policy")):
+        for stmt in iter_statements(published_policy(ex)):
             actions = as_list(stmt.get("Action"))
             for name in actions + as_list(stmt.get("NotAction")):
                 bad = _check_action_name(ref, name)

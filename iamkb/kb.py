@@ -45,6 +45,9 @@ WARNING_CODES = {
                         "parse error and position",
     "example-corrected": "a policy example that is not valid JSON as published but has one unambiguous reading; "
                          "the example carries the corrected policy and says what was corrected",
+    "example-wrapped": "a policy fragment (a statement's elements, or statements without their list) that runs "
+                       "wrapped in the smallest complete policy; the example keeps the code as published and says "
+                       "what the wrapping added",
 }
 
 
@@ -79,9 +82,12 @@ def parse_corpus(pages: list[sources.PageSource], cache: Path, progress=None) ->
         found = extract.find_examples(s)
         s.examples = [e.id for e in found]
         s.mentions = mentions.merge(mentions.text_mentions(s.text, known_keys),
-                                    *(mentions.policy_mentions(e.policy) for e in found))
+                                    *(mentions.policy_mentions(extract.as_published(e.policy, e.code, e.wrapped))
+                                      for e in found))
         for e in found:
-            if e.error and not e.corrected:
+            if e.wrapped:
+                warnings.append(Warning_(s.page, e.line, "example-wrapped", f"{e.id}: {e.wrapping}"))
+            if e.error and not e.corrected and not e.wrapped:
                 warnings.append(Warning_(s.page, e.line, "example-unparsed", f"{e.id}: {e.error['message']} "
                                          f"(line {e.error['line']}, column {e.error['column']} of the block)"))
             if e.corrected:
@@ -129,7 +135,9 @@ def report(kb: dict[str, Any], profile: str, manifest: list[sources.PageSource])
         "examples_by_guide": dict(Counter(e["page"].split("/")[0] for e in examples)),
         "examples_by_kind": dict(Counter(e["kind"] for e in examples)),
         "examples_by_format": dict(Counter(e["format"] for e in examples)),
-        "examples_unparsed": [{"id": e["id"], **e["error"]} for e in examples if e["error"] and not e["corrected"]],
+        "examples_unparsed": [{"id": e["id"], **e["error"]} for e in examples
+                              if e["error"] and not e["corrected"] and not e["wrapped"]],
+        "examples_wrapped": [{"id": e["id"], "wrapping": e["wrapping"]} for e in examples if e["wrapped"]],
         "examples_corrected": [{"id": e["id"], "correction": e["correction"], "published_error": e["error"]}
                                for e in examples if e["corrected"]],
         "mentions": dict(mention_totals),

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from iamkb import managed
+from iamkb.extract import published_policy
 from iamkb.refdata import Reference, from_records, glob_regex
 
 ACTION_NAME = re.compile(r"^([a-z0-9][a-z0-9-]*):([A-Za-z0-9*?]+)$")
@@ -229,7 +230,7 @@ def corpus_services(kb: dict, known: set[str]) -> list[str]:
         names += m.get("actions", []) + m.get("action_patterns", []) + m.get("condition_keys", [])
         found.update(s for s in map(arn_service, m.get("arns", [])) if s)
     for ex in kb.get("examples", []):
-        for stmt in iter_statements(ex.get("policy")):
+        for stmt in iter_statements(published_policy(ex)):
             names += as_list(stmt.get("Action")) + as_list(stmt.get("NotAction")) + statement_condition_keys(stmt)
             found.update(s for s in map(arn_service, as_list(stmt.get("Resource"))) if s)
     found.update(n.split(":", 1)[0].lower() for n in names if ":" in n)
@@ -479,7 +480,7 @@ def collect_uses(kb: dict, ref: Reference, tables: dict | None = None) -> Uses:
         for aid in action_ids_for(ref, name) if sid else []:
             _add(sections, aid, sid)
     for ex in kb.get("examples", []):
-        for stmt in iter_statements(ex.get("policy")):
+        for stmt in iter_statements(published_policy(ex)):
             for name in as_list(stmt.get("Action")):
                 for aid in action_ids_for(ref, name):
                     _add(examples, aid, ex["id"])

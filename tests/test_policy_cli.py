@@ -54,7 +54,10 @@ def test_simulate_text(tmp_path, capsys) -> None:
      "serviceControlPolicies[0]: an SCP level must be a list of policies"),
     (json.dumps({**SCENARIO, "request": {**SCENARIO["request"], "resource": "arn:aws:autoscaling:x"}}),
      "request.resource: 'arn:aws:autoscaling:x' is neither * nor an ARN"),
-    ("[" * (MAX_DEPTH * 2 + 1) + "]" * (MAX_DEPTH * 2 + 1), "JSON nested deeper than 64 levels at line 1, column 65"),
+    # nesting json cannot decode (deeper than the interpreter's recursion limit): where it first goes too deep
+    ('{"request": ' + "[" * 5000 + "]" * 5000 + "}", f"JSON nested deeper than {MAX_DEPTH * 2} levels at line 1, "
+                                                     f"column {12 + MAX_DEPTH * 2}"),
+    ("[" * (MAX_DEPTH * 2 + 1) + "]" * (MAX_DEPTH * 2 + 1), "[0]: a scenario must be an object, got list"),
 ])
 def test_simulate_bad_input(tmp_path, capsys, text: str, message: str) -> None:
     path = write(tmp_path, text)

@@ -8,6 +8,10 @@ It reads like the evaluation-logic pages it implements:
 - KMS key policies: the key policy must allow, or allow the account (its root), which then delegates to IAM
   policies (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html, linked from
   #policy-eval-denyallow step 3).
+- anonymous requests (`"anonymous": true` in the request, no principal): iam/reference_policies_evaluation-logic
+  ("Authentication ... is not necessary for a few services, such as Amazon S3, that allow some requests from
+  anonymous users") and iam/reference_policies_elements_principal#principal-anonymous (only a wildcard principal
+  names them).
 Speed (bench/README.md, "Policy engine"): a batch (`evaluate_many`) validates and compiles each distinct policy
 document once (`Compiler`: by identity, then by content); matchers are shared between statements with the same
 Action list, Resource list or condition and remember their answers per request text; the decision is taken with
@@ -52,7 +56,7 @@ _FEDERATED = re.compile(r"^arn:[a-zA-Z-]+:sts::\d{12}:federated-user/.*$")
 SCENARIO_KEYS = ("request", "identityPolicies", "resourcePolicy", "permissionBoundaries",
                  "serviceControlPolicies", "sessionPolicy")
 ANNOTATION_KEYS = ("id", "name", "description", "expect", "note")  # carried by scenario files, not evaluated
-REQUEST_KEYS = ("principal", "action", "resource", "resourceAccount", "context")
+REQUEST_KEYS = ("principal", "action", "resource", "resourceAccount", "context", "anonymous")
 _REQUEST_KEYS = frozenset(REQUEST_KEYS)
 _SCENARIO_AND_ANNOTATION_KEYS = frozenset(SCENARIO_KEYS + ANNOTATION_KEYS)
 
@@ -136,12 +140,14 @@ def compile_policy(policy: Policy, name: str, policy_type: str) -> CompiledPolic
 class Request(NamedTuple):
     """One request, read once per scenario (a tuple: cheap to make)."""
 
-    principal: str
+    principal: str  # "" for an anonymous request
     action: str
     resource: RequestResource
     resource_account: str | None
     context: dict[str, str | list[str]]  # keys lower-cased: condition keys are case-insensitive
     principal_account: str | None
+    # An unsigned request: no principal, no identity (iam/reference_policies_evaluation-logic, "Authentication").
+    anonymous: bool = False
 
     @property
     def is_service_principal(self) -> bool:
@@ -202,6 +208,8 @@ def _principal_one(p: Principal, req: Request) -> str:
     caller = req.principal
     if p.kind == "*":  # #principal-anonymous
         return "Match"
+    if req.anonymous:  # #principal-anonymous: "*" and {"AWS": "*"} are the only names of anonymous users
+        return "NoMatch"
     if p.kind != "AWS":  # Service, Federated, CanonicalUser: the exact identifier
         return "Match" if p.value == caller else "NoMatch"
     root = _ACCOUNT_ROOT.match(p.value)
@@ -485,6 +493,16 @@ def decide(sc: CompiledScenario) -> Decision:
     direct_resource_allows = [r for r in resource.allows if r.principal in DIRECT] if resource else []
 
     # 3-6. Resource-based, identity-based, boundary, session policies.
+    if req.anonymous:
+        # An anonymous caller has no identity, so no identity-based policy, boundary or session policy: only a
+        # resource-based policy that names every principal ("*", #principal-anonymous) can grant it access; "For
+        # resource-based policies, using a wildcard (*) with an Allow effect grants access to all users, including
+        # anonymous users (public access)."
+        if res == ALLOWED:
+            return Decision(ALLOWED, "allowed by the resource-based policy, which grants public access: "
+                            + ", ".join(sorted({r.label for r in direct_resource_allows})), sc, direct_resource_allows)
+        return Decision(IMPLICIT, "anonymous request: no resource-based policy grants public access "
+                        "(Principal \"*\")", sc, [])
     if req.action.lower() == "sts:getcalleridentity":
         return Decision(ALLOWED, "sts:GetCallerIdentity needs no permission", sc, [])
     if req.is_service_principal:
@@ -560,18 +578,23 @@ class Compiler:
     serialisation, format 2: it keeps key order, accepts only the exact JSON types, and tells lists from tuples
     and 1 from 1.0 from True, so equal bytes mean the validator would see the same thing; anything else, such as
     a dict subclass, is simply not shared). A batch of scenarios built around the same few policies, as tools and
-    benchmarks send, pays for each policy once. The cache lives as long as the Compiler (one batch).
+    benchmarks send, pays for each policy once. The cache lives as long as the Compiler (one batch); a stream of
+    any length bounds it (`max_documents`), starting afresh when it is full, so its memory stays flat.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_documents: int | None = None) -> None:
         self._by_id: dict[tuple[int, str], tuple[Any, PolicyCode]] = {}
         self._by_text: dict[str, dict[bytes, PolicyCode]] = {}
+        self._max = max_documents
 
     def policy(self, doc: Any, path: str, policy_type: str) -> CompiledPolicy:
         key = (id(doc), policy_type)
         hit = self._by_id.get(key)
         if hit is not None and hit[0] is doc:
             return CompiledPolicy(path, hit[1])
+        if self._max is not None and len(self._by_id) >= self._max:
+            self._by_id.clear()  # the documents it holds stay alive through it: forget them all at once
+            self._by_text.clear()
         try:
             text: bytes | None = marshal.dumps(doc, 2)
         except ValueError:  # not plain JSON data, or nested too deep: validated on its own
@@ -608,7 +631,9 @@ class Compiler:
             if key not in SCENARIO_KEYS and key not in ANNOTATION_KEYS:
                 raise InputError(f"{dot}{key}: unknown scenario key (expected {', '.join(SCENARIO_KEYS)})")
         request = _request(obj.get("request"), f"{dot}request")
-        identity_docs = _list(obj, "identityPolicies", dot, required=True)
+        if request.anonymous:
+            _no_identity(obj, dot)
+        identity_docs = _list(obj, "identityPolicies", dot, required=not request.anonymous)
         identity = [self.policy(d, f"{dot}identityPolicies[{i}]", "identity") for i, d in enumerate(identity_docs)]
         boundaries = [self.policy(d, f"{dot}permissionBoundaries[{i}]", "boundary")
                       for i, d in enumerate(_list(obj, "permissionBoundaries", dot))]
@@ -626,6 +651,21 @@ class Compiler:
             self.policy(resource, f"{dot}resourcePolicy", "resource") if resource is not None else None,
             boundaries, scps,
             self.policy(session, f"{dot}sessionPolicy", "session") if session is not None else None)
+
+
+# The policies that belong to a caller's identity or session; an anonymous request has none of them.
+PRINCIPAL_SIDE = ("identityPolicies", "permissionBoundaries", "serviceControlPolicies", "sessionPolicy")
+
+
+def _no_identity(obj: dict, dot: str) -> None:
+    """An anonymous request carries no principal-side policy (iam/reference_policies_evaluation-logic: there is no
+    authenticated principal whose identity, boundary, session or organization could hold one): a scenario that
+    gives one is a mistake in the scenario, not something to evaluate silently."""
+    for key in PRINCIPAL_SIDE:
+        value = obj.get(key)
+        if value not in (None, []):
+            raise InputError(f"{dot}{key}: an anonymous request has no identity, so no {key} apply "
+                             "(leave it out or empty; only the resourcePolicy can grant public access)")
 
 
 def _list(obj: dict, key: str, dot: str, required: bool = False) -> list:
@@ -655,9 +695,15 @@ def _request(raw: Any, path: str) -> Request:
     for key in raw if not _REQUEST_KEYS.issuperset(raw) else ():
         if key not in REQUEST_KEYS:
             raise InputError(f"{path}.{key}: unknown request key (expected {', '.join(REQUEST_KEYS)})")
-    for key in ("principal", "action", "resource"):
+    anonymous = raw.get("anonymous", False)
+    if type(anonymous) is not bool:
+        raise InputError(f"{path}.anonymous: must be true or false, got {_type_name(anonymous)}")
+    if anonymous and "principal" in raw:
+        raise InputError(f"{path}.principal: an anonymous request has no principal (give one or the other)")
+    for key in ("action", "resource") if anonymous else ("principal", "action", "resource"):
         if not isinstance(raw.get(key), str) or not raw[key]:
-            raise InputError(f"{path}.{key}: required non-empty string")
+            hint = ' (or "anonymous": true for an unauthenticated request)' if key == "principal" else ""
+            raise InputError(f"{path}.{key}: required non-empty string{hint}")
     action = raw["action"]
     if action.count(":") != 1 or not all(action.split(":")):
         raise InputError(f"{path}.action: '{action}' is not service:Action")
@@ -676,6 +722,8 @@ def _request(raw: Any, path: str) -> Request:
     account = raw.get("resourceAccount")
     if account is not None and not isinstance(account, str):
         raise InputError(f"{path}.resourceAccount: must be a string, got {_type_name(account)}")
+    if anonymous:
+        return Request("", action, resource, account or resource.account, context, None, True)
     principal_account = arn_account(raw["principal"])
     return Request(raw["principal"], action, resource, account or resource.account or principal_account, context,
                    principal_account)
