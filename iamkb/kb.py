@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from iamkb import extract, mentions, paths, sources
+from iamkb.analyzer_checks import build_analyzer_checks
 from iamkb.errors import InputError
 from iamkb.links import AnchorTable, resolve_links
 from iamkb.model import Example, Page, Section, Warning_
@@ -184,7 +185,8 @@ def build(profile: str = "default", *, build_dir: Path | None = None, cache: Pat
     files: dict[str, Any] = {"pages": kb["pages"], "sections": kb["sections"], "examples": kb["examples"],
                              "manifest": [{"page": p.page_id, "repository": p.guide.repository,
                                            "commit": p.guide.commit, "path": p.path, "sha256": p.sha256}
-                                          for p in manifest]}
+                                          for p in manifest],
+                             "analyzer_checks": build_analyzer_checks(kb["sections"])}
     if not base_only:
         files.update(later_stages(kb, files))
     files["report"] = report(kb, profile, manifest)
