@@ -150,13 +150,16 @@ def _policy_types(texts: list[str]) -> list[str]:
 
 
 def _managed_policies(child: dict) -> list[str]:
-    """Policy names a "AWS managed policies with this ..." section lists (links to the console, or plain items)."""
+    """Policy names a "AWS managed policies with this ..." section lists: each item starts with the name, as a
+    link to the console or as plain text, sometimes followed by a note."""
     names = []
     for block in child.get("blocks", []):
-        if block.get("type") != "list":
-            continue
-        for item in block.get("items", []):
-            text = " ".join(_block_text(b) for b in item).strip()
+        for item in block.get("items", []) if block.get("type") == "list" else []:
+            first = item[0] if item and item[0].get("type") == "paragraph" else {}
+            spans = first.get("inlines", [])
+            head = spans[0] if spans else {}
+            text = (" ".join(s.get("v", "") for s in head.get("c", [])) if head.get("t") == "link"
+                    else first.get("text", "")).strip()
             if re.fullmatch(r"[A-Za-z0-9_+=,.@-]+", text):
                 names.append(text)
     return list(dict.fromkeys(names))
@@ -235,3 +238,15 @@ def build_analyzer_checks(sections: list[dict]) -> list[dict[str, Any]]:
 
 def by_id(checks: list[dict]) -> dict[str, dict]:
     return {c["id"]: c for c in checks}
+
+
+def lint_coverage(checks: list[dict]) -> dict[str, Any]:
+    """kb/build/lint_catalog.json: iamkb's finding codes and, for every check of the page, the codes that implement
+    it or why none can (iamkb.policy.lint.catalog); a catalog that names a check the page lacks, or leaves one of
+    the page's checks unaccounted for, stops the build."""
+    from iamkb.policy.lint.catalog import coverage
+
+    try:
+        return coverage(checks)
+    except ValueError as err:
+        raise InputError(str(err), where="iamkb/policy/lint/catalog.py") from None
