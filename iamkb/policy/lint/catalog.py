@@ -166,7 +166,7 @@ CATALOG: tuple[Code, ...] = (
     _c("MISSING_ACTION_FOR_CONDITION_KEY", _E, "Condition key without the action that sets it",
        "A role trust policy can test session tags or a source identity only in a statement that also allows the "
        "action that sets them (sts:TagSession, sts:SetSourceIdentity).", "error-missing-action-for-condition-key",
-       ("trust",), section="iam/id_session-tags#id_session-tags_permissions-required"),
+       ("trust",)),
     _c("RESOURCE_MATCHES_NO_TYPE", _W, "Resource ARN matches no resource type of the actions",
        "The ARN does not fit any resource type the statement's actions work on.",
        policy_types=WITH_RESOURCES,

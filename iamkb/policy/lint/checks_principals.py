@@ -21,7 +21,8 @@ SAML_PROVIDER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:saml-provider/[\w+=,.@-
 OIDC_PROVIDER = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/(\S+)$")
 _DOMAIN = re.compile(r"^[a-z0-9-]+(?:\.[a-z0-9-]+)+(?:/\S*)?$")
 _ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::([^:]+):role/(?:.*/)?([^/]+)$")
-_SESSION_ARN = re.compile(r"^arn:(aws[a-z-]*):sts::([^:]+):assumed-role/([^/]+)/.+$")
+# An assumed-role session (the Access Analyzer reference writes its example with iam: for sts:).
+_SESSION_ARN = re.compile(r"^arn:(aws[a-z-]*):(?:sts|iam)::([^:]+):assumed-role/([^/]+)/.+$")
 GITHUB = "token.actions.githubusercontent.com"
 SOURCE_KEYS = ("aws:sourcearn", "aws:sourceaccount", "aws:sourceorgid", "aws:sourceorgpaths")
 ROLES_ANYWHERE = "rolesanywhere.amazonaws.com"
