@@ -23,6 +23,7 @@ ASG = f"arn:aws:autoscaling:us-east-1:{ACCT}:autoScalingGroup:*:autoScalingGroup
 ROLE = f"arn:aws:iam::{ACCT}:role/app"
 GITHUB = f"arn:aws:iam::{ACCT}:oidc-provider/token.actions.githubusercontent.com"
 SAML = f"arn:aws:iam::{ACCT}:saml-provider/ExampleIdP"
+EKS = f"arn:aws:iam::{ACCT}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 
 
 def doc(*statements: dict, version: str | None = V) -> dict:
@@ -342,11 +343,9 @@ CASES = [
      "Statement[0].Principal.AWS", doc(res(Principal={"AWS": f"arn:aws:iam::{ACCT}:user/alice"}))),
     ("ALLOW_WITH_NOT_PRINCIPAL", "resource", doc(without(res(NotPrincipal={"AWS": ROLE}), "Principal")),
      "Statement[0].NotPrincipal", doc(res())),
-    ("DENY_WITH_NOT_PRINCIPAL", "resource",
-     doc(without(res(Effect="Deny", NotPrincipal={"AWS": [ROLE, f"arn:aws:iam::{ACCT}:root"]}), "Principal")),
+    ("DENY_WITH_NOT_PRINCIPAL", "resource", doc(without(res(Effect="Deny", NotPrincipal={"AWS": ROLE}), "Principal")),
      "Statement[0].NotPrincipal",
-     doc(without(res(Effect="Deny", NotPrincipal={"AWS": [ROLE, f"arn:aws:sts::{ACCT}:assumed-role/app/audit",
-                                                          f"arn:aws:iam::{ACCT}:root"]}), "Principal"))),
+     doc(res(Effect="Deny", Principal="*", **cond("ArnNotEquals", "aws:PrincipalArn", ROLE)))),
     ("RESTRICT_ACCESS_TO_SERVICE_PRINCIPAL", "resource",
      doc(res(Principal={"Service": "cloudtrail.amazonaws.com"}, Action="s3:PutObject")),
      "Statement[0].Principal.Service",
@@ -388,10 +387,10 @@ CASES = [
      doc(trust(Principal={"Service": "rolesanywhere.amazonaws.com"},
                Action=["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"]))),
     ("MISSING_CONDITION_KEY_FOR_OIDC_PRINCIPAL", "trust",
-     doc(trust(Principal={"Federated": "accounts.google.com"}, Action="sts:AssumeRoleWithWebIdentity")),
+     doc(trust(Principal={"Federated": EKS}, Action="sts:AssumeRoleWithWebIdentity")),
      "Statement[0].Principal.Federated",
-     doc(trust(Principal={"Federated": "accounts.google.com"}, Action="sts:AssumeRoleWithWebIdentity",
-               **cond("StringEquals", "accounts.google.com:aud", "66677788899.apps.googleusercontent.com")))),
+     doc(trust(Principal={"Federated": EKS}, Action="sts:AssumeRoleWithWebIdentity", **cond(
+         "StringEquals", f"{EKS.split('/', 1)[1]}:sub", "system:serviceaccount:default:autoscaler")))),
     ("MISSING_GITHUB_REPO_CONDITION_KEY", "trust",
      doc(trust(Principal={"Federated": GITHUB}, Action="sts:AssumeRoleWithWebIdentity",
                **cond("StringEquals", "token.actions.githubusercontent.com:aud", "sts.amazonaws.com"))),

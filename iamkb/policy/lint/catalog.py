@@ -348,9 +348,10 @@ CATALOG: tuple[Code, ...] = (
        "Allow with NotPrincipal grants every principal not listed, anonymous callers included.",
        "security-warning-allow-with-not-principal", ("resource",),
        section="iam/reference_policies_elements_notprincipal#specifying-notprincipal-allow"),
-    _c("DENY_WITH_NOT_PRINCIPAL", _W, "Deny with NotPrincipal naming a role but not its sessions",
-       "A request made with a role's credentials comes from its assumed-role session, which NotPrincipal must name "
-       "too: otherwise the Deny applies to the role's own sessions.",
+    _c("DENY_WITH_NOT_PRINCIPAL", _W, "Deny with NotPrincipal",
+       "A Deny with NotPrincipal applies to every principal it does not list, the account's own administrators and "
+       "AWS services included; the IAM guide recommends a condition on aws:PrincipalArn instead, and, while "
+       "NotPrincipal stays, the account ARN of every principal it exempts.",
        policy_types=("resource",), section="iam/reference_policies_elements_notprincipal#specifying-notprincipal",
        note="iamkb's own"),
     _c("RESTRICT_ACCESS_TO_SERVICE_PRINCIPAL", _S, "Service principal without a source condition",

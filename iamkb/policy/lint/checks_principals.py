@@ -79,17 +79,24 @@ def check_not_principal(ctx: Context) -> Iterator[Finding]:
             yield Finding("ALLOW_WITH_NOT_PRINCIPAL", "Allow with NotPrincipal grants every principal not listed, "
                           "anonymous ones included: name the principals in Principal", f"{st.path}.NotPrincipal")
             continue
-        for role in sessionless_roles(st):
-            yield Finding("DENY_WITH_NOT_PRINCIPAL", f"NotPrincipal names the role {role} but none of its sessions: "
-                          "requests made with the role's credentials are denied; add its assumed-role ARN, or use "
-                          "aws:PrincipalArn", f"{st.path}.NotPrincipal")
+        missing = unlisted_accounts(st)
+        advice = (f"; list the account ARN of {', '.join(missing)} too" if missing else "")
+        yield Finding("DENY_WITH_NOT_PRINCIPAL", "the Deny applies to every principal not listed, your account's "
+                      f"administrators and AWS services included: prefer a condition on aws:PrincipalArn{advice}",
+                      f"{st.path}.NotPrincipal")
 
 
-def sessionless_roles(st: Statement) -> list[str]:
-    """Role ARNs a NotPrincipal names without any assumed-role session of theirs."""
+def _account_of(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) >= 6 and parts[0] == "arn" and parts[4] else None
+
+
+def unlisted_accounts(st: Statement) -> list[str]:
+    """Accounts of the principals a NotPrincipal names whose account ARN (or ID) it does not name
+    (iam/reference_policies_elements_notprincipal#specifying-notprincipal: AWS may validate the account first)."""
     values = [p.value for p in st.not_principals or () if p.kind == "AWS"]
-    sessions = {(m.group(2), m.group(3).lower()) for m in map(_SESSION_ARN.match, values) if m}
-    return [v for v in values if (m := _ROLE_ARN.match(v)) and (m.group(2), m.group(3).lower()) not in sessions]
+    listed = {v for v in values if v.isdigit()} | {a for v in values if v.endswith(":root") and (a := _account_of(v))}
+    return sorted({a for v in values if (a := _account_of(v)) and not v.endswith(":root")} - listed)
 
 
 def _service_principals(st: Statement) -> list[str]:

@@ -19,7 +19,7 @@ from iamkb.errors import InputError
 from iamkb.policy.grammar import Condition, Statement
 from iamkb.policy.lint.checks_grants import GRANTS, any_role_arn, untagged_actions
 from iamkb.policy.lint.checks_names import _expanded, applicable_keys
-from iamkb.policy.lint.checks_principals import _ROLE_ARN, GITHUB, oidc_provider, sessionless_roles
+from iamkb.policy.lint.checks_principals import GITHUB, oidc_provider
 from iamkb.policy.lint.core import VARIABLE, Context, Finding, arn_fields, is_pattern
 from iamkb.policy.matching import action_matcher
 from iamkb.policy.wildcards import glob
@@ -85,6 +85,8 @@ def pick_resource(ctx: Context, st: Statement, action: str) -> tuple[str, dict[s
     generic = f"arn:aws:{service}:us-east-1:{account}:iamkb-example"
     if ctx.ref is not None and ctx.ref.action(action):
         types = [rt["name"] for rt in ctx.ref.action(action).get("resource_types", [])]
+        if not types:  # no resource-level permissions: its requests name "*"
+            return "*", {}
         template = next((ctx.ref.resource_type(service, t) or {} for t in types), {}).get("arn")
         if template:
             generic = VARIABLE.sub(lambda m: {"${Partition}": "aws", "${Region}": "us-east-1",
@@ -161,14 +163,17 @@ def place(ctx: Context, request: dict[str, Any], companion: bool) -> dict[str, A
 
 
 def _request(ctx: Context, st: Statement, action: str, resource: str | None = None,
-             context: dict[str, Any] | None = None, principal: str | None = None) -> dict[str, Any]:
+             context: dict[str, Any] | None = None, principal: str | None = None,
+             skip: Condition | None = None) -> dict[str, Any]:
+    """A request for `action` the statement's other conditions let through (`skip`: the one the evidence is
+    about, left to the builder)."""
     account = _account(ctx)
     res, needed = (resource, {}) if resource else pick_resource(ctx, st, action)
     request: dict[str, Any] = {"principal": principal or principal_for(ctx, account), "action": action,
                                "resource": res}
     if ctx.policy_type in ("resource", "trust") and res.count(":") >= 5 and not arn_fields(res)[4]:
         request["resourceAccount"] = account
-    merged = {**satisfying_context(st), **needed, **(context or {})}
+    merged = {**satisfying_context(st, skip), **needed, **(context or {})}
     if merged:
         request["context"] = merged
     return request
@@ -183,10 +188,7 @@ def _forallvalues(ctx: Context, f: Finding) -> Evidence | None:
     action = pick_action(ctx, st) if st else None
     if st is None or cond is None or action is None:
         return None
-    request = _request(ctx, st, action)
-    request.get("context", {}).pop(cond.key, None)
-    if not request.get("context", True):
-        del request["context"]
+    request = _request(ctx, st, action, skip=cond)
     if st.effect == "Allow":
         return place(ctx, request, False), "Allowed", (
             f"a {action} request without {cond.key} is allowed: {cond.set_operator} is true when the key is absent")
@@ -213,16 +215,21 @@ def _allow_not_principal(ctx: Context, f: Finding) -> Evidence | None:
 
 
 def _deny_not_principal(ctx: Context, f: Finding) -> Evidence | None:
+    """An administrator of the resource's account (or, when NotPrincipal exempts that account, an AWS service) is
+    denied: the Deny reaches everyone the list leaves out."""
     st = _statement(ctx, f.path)
-    roles = sessionless_roles(st) if st else []
     action = pick_action(ctx, st) if st else None
-    m = _ROLE_ARN.match(roles[0]) if roles else None
-    if st is None or m is None or action is None:
+    if st is None or action is None:
         return None
-    session = f"arn:{m.group(1)}:sts::{m.group(2)}:assumed-role/{m.group(3)}/iamkb-session"
-    request = _request(ctx, st, action, principal=session)
-    return place(ctx, request, True), "ExplicitlyDenied", (
-        f"a request with the credentials of {roles[0]} (its session {session}) is denied")
+    account = _account(ctx)
+    named = " ".join(p.value for p in st.not_principals or ())
+    if account in named:
+        principal, who = "cloudtrail.amazonaws.com", "an AWS service (CloudTrail) acting for your account"
+    else:
+        principal, who = f"arn:aws:iam::{account}:role/Admin", f"an administrator of account {account}"
+    request = _request(ctx, st, action, principal=principal)
+    request["resourceAccount"] = account
+    return place(ctx, request, True), "ExplicitlyDenied", f"{who} is denied {action} too"
 
 
 def _broad_grant(ctx: Context, f: Finding) -> Evidence | None:
@@ -252,7 +259,7 @@ def _unsupported_tag(ctx: Context, f: Finding) -> Evidence | None:
         action = next(iter(untagged_actions(ctx, st)), None)
     if action is None:
         return None
-    request = _request(ctx, st, action)
+    request = _request(ctx, st, action, skip=cond)
     tag = cond.key.split("/", 1)[1] if "/" in cond.key else "tag"
     if st.effect == "Deny":
         return place(ctx, request, True), "Allowed", (
@@ -308,8 +315,7 @@ def _oidc(ctx: Context, f: Finding) -> Evidence | None:
         context[sub] = "repo:someone-else/their-repo:ref:refs/heads/main"
         shows = "a workflow of someone else's repository can assume the role"
     else:
-        context[sub] = "iamkb-any-identity"
-        shows = f"any identity of {provider} can assume the role"
+        shows = f"a token of {provider} for any identity can assume the role"
     role = f"arn:aws:iam::{_account(ctx)}:role/iamkb-role"
     request = _request(ctx, st, "sts:AssumeRoleWithWebIdentity", resource=role, context=context, principal=federated)
     return place(ctx, request, False), "Allowed", shows
