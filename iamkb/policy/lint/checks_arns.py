@@ -79,7 +79,7 @@ def check_arn_formats(ctx: Context) -> Iterator[Finding]:
         if len(fields) < 6 or not _concrete(fields[2]) or not ctx.ref.service_covered(fields[2].lower()):
             continue
         service, region, account = fields[2].lower(), fields[3], fields[4]
-        fits = ctx.ref.resource_types_for_arn(service, ":".join([*fields[:3], "*", "*", fields[5]]))
+        fits = ctx.resource_types_for_arn(service, ":".join([*fields[:3], "*", "*", fields[5]]))
         formats = [arn_fields(rt["arn"]) for rt in fits]
         names = ", ".join(sorted(rt["name"] for rt in fits)[:3]) + (", ..." if len(fits) > 3 else "")
         if not fits:
@@ -115,7 +115,7 @@ def check_resources(ctx: Context) -> Iterator[Finding]:
                 continue
             if len(fields) == 6 and _concrete(service) and ctx.ref.service_covered(service):
                 types = {rt["name"] for r in records for rt in r.get("resource_types", [])}
-                found = {t["name"] for t in ctx.ref.resource_types_for_arn(service, ":".join(fields))}
+                found = {t["name"] for t in ctx.resource_types_for_arn(service, ":".join(fields))}
                 if types and found and not types & found:
                     yield Finding("RESOURCE_MATCHES_NO_TYPE",
                                   f"'{arn}' matches none of the resource types {sorted(types)}", where)

@@ -58,7 +58,7 @@ def check_actions(ctx: Context) -> Iterator[Finding]:
             if not ref.service_known(service):
                 yield Finding("UNKNOWN_SERVICE", f"unknown service prefix '{service}' in '{action}'", where)
             elif is_pattern(action):
-                if ref.service_covered(service) and not ref.actions_matching(action):
+                if ref.service_covered(service) and not ctx.actions_matching(action):
                     yield Finding("WILDCARD_MATCHES_NOTHING", f"'{action}' matches no action", where)
             elif ref.service_covered(service) and ref.action(action) is None:
                 near = ref.suggest_actions(action)
@@ -86,7 +86,7 @@ def _expanded(ctx: Context, patterns: tuple[str, ...]) -> list[dict]:
     for action in patterns:
         if action == "*":
             continue
-        for name in ctx.ref.actions_matching(action) if is_pattern(action) else [action]:
+        for name in ctx.actions_matching(action) if is_pattern(action) else [action]:
             record = ctx.ref.action(name)
             if record:
                 out.append(record)

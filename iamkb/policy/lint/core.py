@@ -43,12 +43,27 @@ class Context:
     policy_type: str
     resource_type: str | None = None  # "service:type" a resource-based policy is attached to (--resource-type)
     _raw: tuple[Any, ...] = field(default=(), repr=False)
+    _memo: dict[tuple[str, ...], Any] = field(default_factory=dict, repr=False, compare=False)
 
     @staticmethod
     def of(policy: Policy, ref: Any, policy_type: str, resource_type: str | None = None) -> Context:
         raw = policy.raw.get("Statement") if isinstance(policy.raw, dict) else None
         statements = tuple(raw) if isinstance(raw, list) else (raw,)
         return Context(policy, ref, policy_type, resource_type, statements)
+
+    def actions_matching(self, pattern: str) -> list[str]:
+        """ref.actions_matching, asked once per pattern per document (several checks expand the same wildcard)."""
+        key = ("actions", pattern)
+        if key not in self._memo:
+            self._memo[key] = self.ref.actions_matching(pattern)
+        return self._memo[key]
+
+    def resource_types_for_arn(self, service: str, arn: str) -> list[dict]:
+        """ref.resource_types_for_arn, asked once per ARN per document."""
+        key = ("types", service, arn)
+        if key not in self._memo:
+            self._memo[key] = self.ref.resource_types_for_arn(service, arn)
+        return self._memo[key]
 
     def raw(self, st: Statement) -> dict:
         """The statement as written (JSON types kept: the model holds condition values as strings)."""
