@@ -38,6 +38,16 @@ def key_prefix(key: str) -> str:
     return key.split(":", 1)[0]
 
 
+def did_you_mean(suggest: Any, name: str, prefix: str = "") -> str:
+    """ " (did you mean a, b?)" from the reference's nearest names; "" without any, or where the fuzzy matcher
+    (rapidfuzz, a compiled package) is not installed, as in the in-browser playground."""
+    try:
+        near = [n for n in suggest(name) if n.lower().startswith(prefix)]
+    except ImportError:
+        return ""
+    return f" (did you mean {', '.join(near)}?)" if near else ""
+
+
 def is_provider_key(key: str) -> bool:
     """An identity provider's claim key (accounts.google.com:aud, token.actions.githubusercontent.com:sub) or a
     SAML attribute (saml:sub): named by the provider, not by an AWS service."""
@@ -61,8 +71,7 @@ def check_actions(ctx: Context) -> Iterator[Finding]:
                 if ref.service_covered(service) and not ctx.actions_matching(action):
                     yield Finding("WILDCARD_MATCHES_NOTHING", f"'{action}' matches no action", where)
             elif ref.service_covered(service) and ref.action(action) is None:
-                near = ref.suggest_actions(action)
-                hint = f" (did you mean {', '.join(near)}?)" if near else ""
+                hint = did_you_mean(ref.suggest_actions, action)
                 yield Finding("UNKNOWN_ACTION", f"unknown action '{action}'{hint}", where)
 
 
@@ -131,15 +140,13 @@ def check_condition_key_names(ctx: Context) -> Iterator[Finding]:
             elif ref is None or is_provider_key(key) or ref.condition_key(key) is not None:
                 continue
             elif prefix == "aws":
-                near = ref.suggest_condition_keys(key)
-                hint = f" (did you mean {', '.join(near)}?)" if near else ""
+                hint = did_you_mean(ref.suggest_condition_keys, key)
                 yield Finding("INVALID_GLOBAL_CONDITION_KEY", f"no global condition key '{key}'{hint}", cond.path)
             elif not ref.service_known(prefix):
                 yield Finding("UNKNOWN_SERVICE", f"unknown service prefix '{prefix}' in condition key '{key}'",
                               cond.path)
             elif ref.service_covered(prefix):
-                near = [k for k in ref.suggest_condition_keys(key) if k.lower().startswith(prefix + ":")]
-                hint = f" (did you mean {', '.join(near)}?)" if near else ""
+                hint = did_you_mean(ref.suggest_condition_keys, key, prefix + ":")
                 yield Finding("INVALID_SERVICE_CONDITION_KEY", f"{prefix} has no condition key '{key}'{hint}",
                               cond.path)
 
