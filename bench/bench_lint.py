@@ -11,24 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def timed(fn, repeat: int) -> float:
-    runs = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - start)
-    return round(statistics.median(runs), 4)
+from bench_reference import ROOT, timed  # the same median-of-runs timer (it puts the project on sys.path)
 
 
 def previous_lint(rev: str):
