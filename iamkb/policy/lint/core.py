@@ -1,4 +1,4 @@
-"""What every check shares: the finding, the context a check reads, and small helpers over statements.
+"""What every check shares: the finding, the context a check reads, and small functions over statements.
 
 A check is a small function `check(ctx) -> Iterator[Finding]` marked with the codes it can emit (`emits`), so the
 runner can skip a check whose codes do not apply to the policy type or are ignored everywhere. Checks read the
