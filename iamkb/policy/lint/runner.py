@@ -130,7 +130,8 @@ def check_document(doc: Any, ref: Any = None, use_reference: bool = True, *, pol
                          where="--policy-type")
     config = config or Config()
     policy, errors = validate(doc)
-    grammar = [Finding(e.code, e.message, e.path) for e in errors]
+    grammar = [Finding(e.code, e.message + (": the statement grants or denies nothing (iamkb's evaluator does not "
+                                            "accept it)" if e.code in NO_EFFECT else ""), e.path) for e in errors]
     kept: list[int] | None = None
     if errors:
         reduced = _without_inert_statements(doc, grammar)
