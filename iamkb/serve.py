@@ -150,11 +150,10 @@ class App:
 
     def check(self, body: str) -> dict:
         from iamkb.policy.grammar import load_json_text
-        from iamkb.policy.lint import lint_document
+        from iamkb.policy.lint import check_document
 
         doc = load_json_text(body, "request body")
-        findings = lint_document(doc, ref=self.reference, use_reference=self.reference is not None)
-        return {"findings": [f.to_json() for f in findings]}
+        return check_document(doc, ref=self.reference, use_reference=self.reference is not None).to_json()
 
 
 def _text_param(params: dict[str, Any], *names: str) -> str:

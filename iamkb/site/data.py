@@ -56,6 +56,8 @@ class SiteData:
     drift: dict | None = None
     catalog: dict | None = None
     reference_meta: dict | None = None
+    analyzer_checks: list[dict] = field(default_factory=list)
+    lint_catalog: dict | None = None
     glossary: list[dict] = field(default_factory=list)
     reading_path: list[dict] = field(default_factory=list)
 
@@ -95,6 +97,8 @@ def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) ->
         drift=_read_json(build / "drift.json", False),
         catalog=_read_json(build / "example_catalog.json", False),
         reference_meta=_read_json(build / "reference_meta.json", False),
+        analyzer_checks=_read_json(build / "analyzer_checks.json", False) or [],
+        lint_catalog=_read_json(build / "lint_catalog.json", False),
         glossary=list(glossary.get("terms", [])),
         reading_path=list(reading.get("steps", [])),
     )

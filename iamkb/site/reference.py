@@ -308,6 +308,9 @@ def reference_home(site: Site) -> tuple[str, str]:
               ("Resource types", "reference/resource-types/index.md", len(site.data.resource_types)),
               ("AWS managed policies", "reference/managed-policies/index.md", len(site.data.managed_policies)),
               ("Drift findings", "reference/drift.md", len((site.data.drift or {}).get("findings", [])))]
+    if site.data.lint_catalog:
+        counts.append(("Policy checks (iamkb check and IAM Access Analyzer)", "reference/checks/index.md",
+                       len(site.data.lint_catalog["codes"])))
     meta = site.data.reference_meta or {}
     body = [front_matter("Reference"), heading(1, "Reference", "reference"),
             "What the Service Authorization Reference says about the actions, condition keys and resource types "
