@@ -119,6 +119,10 @@ class Checker:
             if grant is not None:
                 outcome.decision, outcome.grant = ALLOWED, grant
                 outcome.reason = f"allowed by the grant {grant.get('GrantId') or 'to ' + req.principal} on the key"
+            elif not outcome.allowed and req.kind == "service_linked_role" and \
+                    call.key_account(req.target.arn) != call.account:
+                outcome.reason += ("; a key in another account is used through a grant to the service-linked role, "
+                                   "and keyGrants lists none for this operation")
             out.append(outcome)
         return out
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,8 @@ def key_statement(req: Requirement, principal: str) -> dict:
     stmt["Principal"] = {"AWS": principal}
     stmt["Action"] = [req.action]
     stmt["Resource"] = "*"  # in a key policy, "*" is the key the policy is attached to
+    if re.search(r"\d{12}", stmt.get("Sid", "")):
+        del stmt["Sid"]  # it names the docs' example account
     return {k: stmt[k] for k in ("Sid", "Effect", "Principal", "Action", "Resource", "Condition") if k in stmt}
 
 

@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 MARK = {"Allowed": "ok  ", "ImplicitlyDenied": "MISS", "ExplicitlyDenied": "DENY"}
+GLOBAL = ("aws:principalarn", "aws:principalaccount", "aws:requestedregion")
 
 
-def requirement_lines(req: dict[str, Any]) -> list[str]:
+def _telling(req: dict[str, Any], others: list[dict[str, Any]]) -> str:
+    """The context that tells apart requests for the same action and resource (one per instance type, per
+    subnet): the keys whose values differ among them."""
+    keys = sorted(k for k in req["context"] if k.lower() not in GLOBAL
+                  and len({json.dumps(o["context"].get(k)) for o in others}) > 1)
+    return " (" + ", ".join(f"{k}={req['context'][k]}" for k in keys) + ")" if keys else ""
+
+
+def requirement_lines(req: dict[str, Any], same: list[dict[str, Any]], said: set[str]) -> list[str]:
     who = "" if req["for"] == "caller" else f" (as {req['principal']})"
-    lines = [f"  {MARK.get(req['decision'], '?   ')} {req['action']} on {req['resource']}{who}"]
+    lines = [f"  {MARK.get(req['decision'], '?   ')} {req['action']} on {req['resource']}{_telling(req, same)}{who}"]
     if req["decision"] != "Allowed":
-        lines.append(f"       needed: {req['reason']} [{req['source']}]")
+        why = f"needed: {req['reason']} [{req['source']}]"
+        if why not in said:
+            said.add(why)
+            lines.append(f"       {why}")
         if req.get("docsName"):
             lines.append(f"       (the docs write {req['docsName']}; the Service Authorization Reference's name is "
                          f"{req['action']})")
@@ -25,12 +38,16 @@ def requirement_lines(req: dict[str, Any]) -> list[str]:
 
 def render(result: dict[str, Any]) -> str:
     call = result["call"]
-    denied = sum(r["decision"] != "Allowed" for r in result["requirements"])
-    head = (f"{result['verdict']}: {call['action']} by {call['principal']} ({call['region']}): "
-            f"{len(result['requirements'])} permissions needed, {denied} missing")
-    lines = [head, ""]
-    for req in result["requirements"]:
-        lines += requirement_lines(req)
+    reqs = result["requirements"]
+    denied = sum(r["decision"] != "Allowed" for r in reqs)
+    lines = [f"{result['verdict']}: {call['action']} by {call['principal']} ({call['region']}): "
+             f"{len(reqs)} permissions needed, {denied} missing", ""]
+    repeated = Counter((r["action"], r["resource"]) for r in reqs)
+    said: set[str] = set()
+    for req in reqs:
+        same = [r for r in reqs if (r["action"], r["resource"]) == (req["action"], req["resource"])] \
+            if repeated[(req["action"], req["resource"])] > 1 else [req]
+        lines += requirement_lines(req, same, said)
     if result["fix"]:
         lines += ["", "Add to the caller's identity-based policies:", json.dumps(result["fix"], indent=2)]
     for key, pol in (result.get("keyPolicyFix") or {}).items():
