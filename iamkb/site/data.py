@@ -56,6 +56,7 @@ class SiteData:
     drift: dict | None = None
     catalog: dict | None = None
     reference_meta: dict | None = None
+    call_rules: dict | None = None
     glossary: list[dict] = field(default_factory=list)
     reading_path: list[dict] = field(default_factory=list)
 
@@ -95,6 +96,7 @@ def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) ->
         drift=_read_json(build / "drift.json", False),
         catalog=_read_json(build / "example_catalog.json", False),
         reference_meta=_read_json(build / "reference_meta.json", False),
+        call_rules=_read_json(build / "call_rules.json", False),
         glossary=list(glossary.get("terms", [])),
         reading_path=list(reading.get("steps", [])),
     )
