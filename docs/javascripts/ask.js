@@ -26,6 +26,13 @@
   function render(box, data) {
     box.replaceChildren();
     if (data.answer) box.appendChild(el("p", "iamkb-answer", data.answer));
+    if (data.hint) {
+      var hint = el("p", "iamkb-hint", data.hint.message + " ");
+      var link = el("a", "", "Check the call");
+      link.href = "/" + data.hint.url;
+      hint.appendChild(link);
+      box.appendChild(hint);
+    }
     var list = el("ol", "iamkb-results");
     (data.results || []).forEach(function (r) {
       var item = el("li");
