@@ -278,13 +278,8 @@ def test_a_fix_names_the_concrete_resource_wherever_the_action_has_resource_type
 
 
 def _engine_scenarios(checker: Checker, obj: dict) -> list[tuple[dict, str]]:
-    """(scenario, our decision) of each policy-decided requirement of the call."""
-    from iamkb.callcheck.call import read_call
-    from iamkb.callcheck.derive import requirements
-
-    call = read_call(obj, checker.input_validator, checker.rules["operations"], checker.validators)
-    reqs = requirements(call, checker.rules)
-    outcomes = checker.evaluate(call, reqs)
+    """(scenario, our decision) of each policy-decided requirement of the call (a grant is not a policy)."""
+    call, outcomes = checker.outcomes(obj)
     return [(checker.scenario(call, o.req), o.decision) for o in outcomes if o.grant is None]
 
 
@@ -422,7 +417,7 @@ BAD = [
         {"DeviceName": "/dev/xvda", "Ebs": {"KmsKeyId": KEY}}]}},
      f"keyPolicies: the volumes are encrypted with {KEY} (launchTemplate.BlockDeviceMappings[0].Ebs.KmsKeyId)"),
     ("a policy with a bad element", {"identityPolicies": [{"Version": "2012-10-17", "Statement": [
-        {"Effect": "Alow", "Action": "*", "Resource": "*"}]}]}, "identityPolicies[0]: Statement[0].Effect"),
+        {"Effect": "Alow", "Action": "*", "Resource": "*"}]}]}, "identityPolicies[0].Statement[0].Effect: Effect must be \"Allow\" or \"Deny\""),
 ]
 
 

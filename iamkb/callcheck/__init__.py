@@ -12,8 +12,9 @@ iamkb.callrules); this package applies them to one call:
     fix.py     the smallest statements that grant what is missing, verified by evaluating again
     render.py  the text form
 
-Each requirement is one request evaluated by the policy engine (`iamkb.policy.evaluate_many`, as `iamkb simulate`
-does). Output (DESIGN.md): {"verdict", "requirements": [{"principal","action","resource","reason","source",
+Each requirement is one request evaluated by the policy engine as `iamkb simulate` evaluates a list: one
+`Compiler` per check (each policy validated and compiled once, its errors named by their JSON path), `decide` per
+request. Output (DESIGN.md): {"verdict", "requirements": [{"principal","action","resource","reason","source",
 "decision","explain", ...}], "fix", ...}; exit 0 allowed, 1 denied, 2 bad input.
 """
 
@@ -40,7 +41,7 @@ from iamkb.callcheck.fix import (
     with_fix,
 )
 from iamkb.errors import InputError
-from iamkb.policy import evaluate, evaluate_many, parse_policy
+from iamkb.policy.evaluate import Compiler, Decision, decide
 
 POLICY_FIELDS = ("permissionBoundaries", "serviceControlPolicies", "sessionPolicy")
 
@@ -84,16 +85,25 @@ class Checker:
 
     def check(self, obj: Any, where: str = "") -> dict[str, Any]:
         """One can-i object -> its result (InputError names the JSON path, prefixed with `where`)."""
-        try:
-            call = read_call(obj, self.input_validator, self.rules["operations"], self.validators)
-            _validate_policies(obj)
-        except InputError as err:
-            raise InputError(_at(where, str(err))) from None
-        reqs = requirements(call, self.rules)
-        outcomes = self.evaluate(call, reqs)
+        call, outcomes = self.outcomes(obj, where)
         fix = self.propose(call, outcomes) if not all(o.allowed for o in outcomes) else Fix()
         verified = self.verify(call, outcomes, fix) if not fix.empty() else None
         return self.result(call, outcomes, fix, verified)
+
+    def outcomes(self, obj: Any, where: str = "") -> tuple[Call, list[Outcome]]:
+        """The call read from its input, and each requirement with its decision (before any fix)."""
+        compiler = Compiler()
+        try:
+            call = read_call(obj, self.input_validator, self.rules["operations"], self.validators)
+            _compile_policies(obj, compiler)
+        except InputError as err:
+            raise InputError(_at(where, str(err))) from None
+        call.compiler = compiler
+        return call, self.evaluate(call, requirements(call, self.rules))
+
+    def decide(self, call: Call, scenario: dict[str, Any]) -> Decision:
+        """One scenario, with the check's Compiler (the input's policies are compiled once per check)."""
+        return decide(call.compiler.scenario(scenario))
 
     def scenario(self, call: Call, req: Requirement) -> dict[str, Any]:
         """The requirement as a simulate scenario: the caller's policies, or the service-linked role's managed
@@ -110,7 +120,7 @@ class Checker:
         return out
 
     def evaluate(self, call: Call, reqs: list[Requirement]) -> list[Outcome]:
-        decisions = evaluate_many([self.scenario(call, r) for r in reqs])
+        decisions = [self.decide(call, self.scenario(call, r)) for r in reqs]
         out = []
         for req, dec in zip(reqs, decisions, strict=True):
             explain = [e for e in dec.to_json()["explain"] if e["action"]["matches"]]
@@ -169,16 +179,16 @@ class Checker:
             trials += [Fix(key_policies={req.target.arn: [key_stmt]}),
                        Fix(identity=[stmt], key_policies={req.target.arn: [key_stmt]})]
         for trial in trials:
-            if evaluate(with_fix(base, req, trial, call)).decision == ALLOWED:
+            if self.decide(call, with_fix(base, req, trial, call)).decision == ALLOWED:
                 fix.identity += trial.identity
                 for k, v in trial.key_policies.items():
                     fix.key_policies.setdefault(k, []).extend(v)
                 return
         last = trials[-1]
         identity_only = {k: v for k, v in base.items() if k in ("request", "identityPolicies", "resourcePolicy")}
-        if evaluate(identity_only).decision != ALLOWED:
+        if self.decide(call, identity_only).decision != ALLOWED:
             fix.identity.append(stmt)  # needed as well, though not enough
-        after = evaluate(with_fix(base, req, last, call))
+        after = self.decide(call, with_fix(base, req, last, call))
         fix.notes.append(f"{req.action} on {req.target.arn}: {after.reason} even with the fix; {_blocker(after.reason)}")
 
     def verify(self, call: Call, outcomes: list[Outcome], fix: Fix) -> bool:
@@ -187,7 +197,7 @@ class Checker:
         for o in outcomes:
             if o.allowed:
                 continue
-            after = evaluate(with_fix(self.scenario(call, o.req), o.req, fix, call)).decision
+            after = self.decide(call, with_fix(self.scenario(call, o.req), o.req, fix, call)).decision
             if after != ALLOWED and not (after == "ImplicitlyDenied" and grant_allows(o.req, call, fix)):
                 ok = False
         return ok
@@ -250,21 +260,22 @@ def _blocker(reason: str) -> str:
     return "see its explain entries"
 
 
-def _validate_policies(obj: dict[str, Any]) -> None:
-    """Every policy of the input, parsed once with its JSON path (the engine would name a requirement instead)."""
+def _compile_policies(obj: dict[str, Any], compiler: Compiler) -> None:
+    """Every policy of the input, validated and compiled once under its own JSON path (evaluating a requirement
+    reuses the compiled policy; an error would otherwise be named by the requirement's scenario)."""
     for i, doc in enumerate(obj.get("identityPolicies") or []):
-        parse_policy(doc, f"identityPolicies[{i}]")
+        compiler.policy(doc, f"identityPolicies[{i}]", "identity")
     for i, doc in enumerate(obj.get("permissionBoundaries") or []):
-        parse_policy(doc, f"permissionBoundaries[{i}]")
+        compiler.policy(doc, f"permissionBoundaries[{i}]", "boundary")
     for i, level in enumerate(obj.get("serviceControlPolicies") or []):
         if not isinstance(level, list):
             raise InputError(f"serviceControlPolicies[{i}]: an SCP level must be a list of policies")
         for j, doc in enumerate(level):
-            parse_policy(doc, f"serviceControlPolicies[{i}][{j}]")
+            compiler.policy(doc, f"serviceControlPolicies[{i}][{j}]", "scp")
     if obj.get("sessionPolicy") is not None:
-        parse_policy(obj["sessionPolicy"], "sessionPolicy")
+        compiler.policy(obj["sessionPolicy"], "sessionPolicy", "session")
     for key, doc in (obj.get("keyPolicies") or {}).items():
-        parse_policy(doc, f"keyPolicies.{key}")
+        compiler.policy(doc, f"keyPolicies.{key}", "resource")
 
 
 def check_text(text: str, where: str, checker: Checker) -> dict[str, Any] | list[dict[str, Any]]:

@@ -91,6 +91,7 @@ class Call:
     raw: dict[str, Any]
     launch_template: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    compiler: Any = None  # the check's policy Compiler (iamkb.policy.evaluate), set by Checker.check
 
     @property
     def partition(self) -> str:
