@@ -12,28 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import test_site
 
 from iamkb.callcheck import Checker, load_rules
 from iamkb.serve import make_server
 from iamkb.site import urls
-from iamkb.site.build import cached_site
 from iamkb.site.callchain import CAN_I, TROUBLESHOOTING, chain_rows, worked_input
-from iamkb.site.data import load_site_data
 from iamkb.site.pages import Site
 
-
-@pytest.fixture(scope="module")
-def kb(kb_build: Path) -> Site:
-    return Site(load_site_data())
-
-
-@pytest.fixture(scope="module")
-def site(kb: Site) -> Path:
-    return cached_site()
-
-
-def page_html(site: Path, doc_path: str) -> str:
-    return (site / urls.url_of(doc_path) / "index.html").read_text(encoding="utf-8")
+# The site test's fixtures (the KB as the site sees it, the built site) and its page reader.
+kb = test_site.kb
+site = test_site.site
+page_html = test_site.page_html
 
 
 def _text(fragment: str) -> str:

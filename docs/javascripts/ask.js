@@ -3,12 +3,7 @@
 (function () {
   "use strict";
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var el = window.iamkbApi.el;  // docs/javascripts/api.js
 
   function cliHelp(box, question) {
     box.replaceChildren();
@@ -48,20 +43,12 @@
   }
 
   function ask(box, question, limit) {
-    if (location.protocol === "file:") { cliHelp(box, question); return; }
     box.replaceChildren(el("p", "iamkb-busy", "Asking…"));
-    fetch("/api/ask?q=" + encodeURIComponent(question) + "&limit=" + limit, { headers: { Accept: "application/json" } })
-      .then(function (resp) {
-        var type = resp.headers.get("Content-Type") || "";
-        if (type.indexOf("application/json") === -1) throw new Error("no API");
-        return resp.json().then(function (body) {
-          if (!resp.ok) throw new Error(body.error || ("HTTP " + resp.status));
-          return body;
-        });
-      })
+    window.iamkbApi.call("/api/ask?q=" + encodeURIComponent(question) + "&limit=" + limit,
+      { headers: { Accept: "application/json" } })
       .then(function (data) { render(box, data); })
       .catch(function (err) {
-        if (err.message === "no API" || err instanceof TypeError) cliHelp(box, question);
+        if (window.iamkbApi.noApi(err)) cliHelp(box, question);
         else box.replaceChildren(el("p", "iamkb-error", "Error: " + err.message));
       });
   }

@@ -4,12 +4,7 @@
 (function () {
   "use strict";
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var el = window.iamkbApi.el;  // docs/javascripts/api.js
 
   function cliHelp(box) {
     box.replaceChildren();
@@ -72,21 +67,12 @@
   }
 
   function check(box, text) {
-    if (location.protocol === "file:") { cliHelp(box); return; }
     box.replaceChildren(el("p", "iamkb-busy", "Checking…"));
-    fetch("/api/can-i", { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: text })
-      .then(function (resp) {
-        var type = resp.headers.get("Content-Type") || "";
-        if (type.indexOf("application/json") === -1) throw new Error("no API");
-        return resp.json().then(function (body) {
-          if (!resp.ok) throw new Error(body.error || ("HTTP " + resp.status));
-          return body;
-        });
-      })
+    window.iamkbApi.call("/api/can-i", { method: "POST", body: text,
+      headers: { "Content-Type": "application/json", Accept: "application/json" } })
       .then(function (data) { render(box, data); })
       .catch(function (err) {
-        if (err.message === "no API" || err instanceof TypeError) cliHelp(box);
+        if (window.iamkbApi.noApi(err)) cliHelp(box);
         else box.replaceChildren(el("p", "iamkb-error", "Error: " + err.message));
       });
   }
