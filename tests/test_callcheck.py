@@ -466,3 +466,14 @@ def test_exit_codes_follow_the_verdict(tmp_path: Path, capsys, kb_build: Path) -
     assert main(["can-i", str(path)]) == 1
     text = capsys.readouterr().out
     assert text.startswith("Allowed: autoscaling:CreateAutoScalingGroup") and "\nDenied: " in text
+
+
+def test_the_readme_example_prints_what_the_readme_shows(tmp_path: Path, capsys, kb_build: Path) -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    call_text = re.search(r"With this `call.json`:\n\n```json\n(.*?)\n```", readme, re.S).group(1)
+    shown = re.search(r"`\.venv/bin/iamkb can-i call\.json` prints .*?\n\n```text\n(.*?)\n```", readme, re.S).group(1)
+    (tmp_path / "call.json").write_text(call_text)
+    assert main(["can-i", str(tmp_path / "call.json")]) == 1
+    assert capsys.readouterr().out.rstrip("\n") == shown
