@@ -99,8 +99,17 @@ def chain_parts(site: Site, doc: str, rec: dict) -> list[str]:
     """The "whole chain" part of an Auto Scaling action page (empty for actions the docs list nothing for)."""
     rules = _rules(site)
     name = rec["id"].removeprefix("action:")
-    if not rules or name not in rules["operations"]:
+    if not rules or rec["service"] != "autoscaling":
         return []
+    if name not in rules["operations"]:
+        table_link = site.md_link(doc, rules["table_section"], "table of permissions from other AWS APIs")
+        deps = sorted({d for d in rec.get("dependent_actions", [])}
+                      | {d for rt in rec.get("resource_types", []) for d in rt.get("dependent_actions", [])})
+        also = (" The reference lists its dependent actions: " + ", ".join(code(d) for d in deps) + ".") if deps \
+            else " The reference lists no dependent actions for it either."
+        return [heading(2, "Every permission the call needs", "call-chain"),
+                f"The docs' {table_link} lists nothing for this action: a call needs {code(name)} itself.{also} "
+                "`iamkb simulate` checks a request against your policies."]
     return [heading(2, "Every permission the call needs", "call-chain"),
             "What a call of this operation needs: its own permission and what the docs' table of permissions from "
             "other AWS APIs, the launch template and KMS key policy pages, the service-linked role pages and the "
