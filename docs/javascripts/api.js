@@ -1,4 +1,4 @@
-// What the site's server-backed boxes (Ask, Can I make this call?) share: a DOM helper, and a call to
+// What the site's server-backed boxes (Ask, Can I make this call?) share: making an element, and a call to
 // `iamkb serve`'s JSON API that fails with "no API" when the page is not served by it (opened as files, or served
 // by a plain static host), so each box can say how to run the same from the command line instead.
 (function () {
