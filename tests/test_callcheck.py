@@ -222,6 +222,18 @@ def cases(checker: Checker) -> list[dict]:
     return out
 
 
+def test_every_name_the_rules_use_has_its_function_and_every_function_a_use(rules: dict) -> None:
+    """The rules' data names tests, resources and context sources; iamkb/callcheck/derive.py implements them."""
+    from iamkb.callcheck.derive import CONTEXT, FACTS, FROM_RULES, RESOURCES, WHEN
+
+    every = [r for op in rules["operations"].values() for r in [op["operation_rule"], *op["rules"]]]
+    assert set(rules["conditions"]) == set(WHEN) == {r["when"] for r in every}
+    assert set(rules["resources"]) == set(RESOURCES) == {r["resource"] for r in every}
+    sources = {s for r in every for s in r["context"].values()}
+    assert sources <= set(CONTEXT) | FACTS | FROM_RULES
+    assert set(CONTEXT) | FROM_RULES <= sources
+
+
 def test_every_rule_is_needed_by_a_call(rules: dict, cases: list[dict]) -> None:
     assert {c["rule"] for c in cases} == all_rule_ids(rules)
     assert rules["counts"]["rules"] + len(rules["operations"]) == len(all_rule_ids(rules))

@@ -281,12 +281,14 @@ CONTEXT: dict[str, Context] = {
     "launch_template_arn": lambda call, t: (
         f"arn:{call.partition}:ec2:{call.region}:{call.account}:launch-template/{call.launch_template_ids()[0]}"
         if call.launch_template_ids() else None),
-    "group_arn": lambda call, t: None,  # set by requirements() (it needs the rules' ARN format)
     "region": lambda call, t: call.region,
     "service_linked_role_account": lambda call, t: call.service_linked_role_arn().split(":")[4],
     "caller_account": lambda call, t: call.principal_account,
     "ec2_via_service": lambda call, t: f"ec2.{call.region}.amazonaws.com",
 }
+# Values the rules' data gives (the group's ARN is filled into the reference's ARN format): requirements() passes
+# them to context_for.
+FROM_RULES = frozenset({"group_arn"})
 # Values only one resource has: a Target's facts, which the resources above set.
 FACTS = frozenset({"instance_type", "metadata_http_tokens", "metadata_http_put_response_hop_limit",
                    "metadata_http_endpoint", "ebs_optimized", "tenancy", "instance_market_type", "image_id",
@@ -295,13 +297,16 @@ FACTS = frozenset({"instance_type", "metadata_http_tokens", "metadata_http_put_r
 
 
 def context_for(call: Call, target: Target, sources: dict[str, str], values: dict[str, str],
-                group: str) -> dict[str, str | list[str]]:
-    """The request context: the rule's literal values, each key's source (a templated key such as
-    `aws:RequestTag/${TagKey}` becomes one key per tag), and the global keys every request carries."""
+                from_rules: dict[str, str]) -> dict[str, str | list[str]]:
+    """The request context: the rule's literal values and each key's source (a templated key such as
+    `aws:RequestTag/${TagKey}` becomes one key per tag): the target's fact, else a value from the rules' data,
+    else the call-wide source."""
     out: dict[str, str | list[str]] = dict(values)
     for key, source in sources.items():
-        value = target.facts[source] if source in target.facts else (
-            group if source == "group_arn" else CONTEXT[source](call, target))
+        if source in target.facts:
+            value = target.facts[source]
+        else:
+            value = from_rules[source] if source in from_rules else CONTEXT[source](call, target)
         if value is None or value == {} or value == []:
             continue
         if "${" in key:
@@ -323,7 +328,7 @@ def requirements(call: Call, rules: dict[str, Any]) -> list[Requirement]:
     """Every permission the call needs: the operation's own, then each rule whose test holds, per resource."""
     op = rules["operations"][call.action]
     placeholders = rules["placeholders"]
-    group = group_arn(call, rules)
+    from_rules = {"group_arn": group_arn(call, rules)}
     slr = call.service_linked_role_arn()
     out = []
     for rule in [op["operation_rule"], *op["rules"]]:
@@ -337,7 +342,7 @@ def requirements(call: Call, rules: dict[str, Any]) -> list[Requirement]:
                               "say which")
         for target in targets:
             context = {**global_context(call, principal),
-                       **context_for(call, target, rule["context"], rule["values"], group)}
+                       **context_for(call, target, rule["context"], rule["values"], from_rules)}
             key_policy = (call.raw.get("keyPolicies") or {}).get(target.arn) if rule["resource_type"] == \
                 "resource_type:kms:key" else None
             out.append(Requirement(rule, principal, rule["action"], target, context, key_policy))
