@@ -44,6 +44,8 @@ COMMANDS: tuple[Command, ...] = (
             "iamkb check --json my-policy.json"),
     Command("simulate", "iamkb.policy.simulate", "evaluate scenario(s): a request against policies",
             "iamkb simulate --json scenario.json"),
+    Command("can-i", "iamkb.callcheck", "can a principal make this Auto Scaling call: every permission it needs, "
+            "who needs it, the fix (exit 1 when denied)", "iamkb can-i --json call.json"),
     Command("examples", "iamkb.examples", "run the scenarios of every policy example in the docs",
             "iamkb examples --json"),
     Command("index", "iamkb.search", "build the Whoosh full-text index from the knowledge base", "iamkb index"),

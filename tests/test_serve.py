@@ -149,7 +149,8 @@ def test_size_limits(server) -> None:
 def test_openapi_describes_every_endpoint(server) -> None:
     status, body = api(server, "GET", "/api/openapi.json")
     assert status == 200 and body["openapi"].startswith("3.")
-    assert set(body["paths"]) == {"/api/search", "/api/ask", "/api/simulate", "/api/check", "/api/openapi.json"}
+    assert set(body["paths"]) == {"/api/search", "/api/ask", "/api/simulate", "/api/check", "/api/can-i",
+                                  "/api/openapi.json"}
 
 
 def test_cli_rejects_a_missing_site(tmp_path: Path, capsys) -> None:

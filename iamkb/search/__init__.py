@@ -53,7 +53,14 @@ def ask(question: str, index: Path | None = None) -> dict[str, Any]:
 
     if not isinstance(question, str):
         raise InputError("the question must be a string", where="question")
-    return _ask(engine(index), question)
+    result = _ask(engine(index), question)
+    # Not part of the ranking: a pointer to `iamkb can-i` for "why is this call denied" questions.
+    from iamkb.callhint import hint
+
+    found = hint(question)
+    if found:
+        result["hint"] = found
+    return result
 
 
 # --- CLI ------------------------------------------------------------------------------------------------------
@@ -162,6 +169,8 @@ def run_ask(args: argparse.Namespace) -> int:
             print(json.dumps(out, ensure_ascii=False), flush=False)
         else:
             print(f"Q: {q}\n\n{out['answer']}\n")
+            if out.get("hint"):
+                print(f"Hint: {out['hint']['message']} Run `{out['hint']['command']}`.\n")
             _print_results(out["results"][:5])
             print()
     return 0

@@ -29,7 +29,7 @@ from iamkb.inputs import changed as changed_groups
 from iamkb.inputs import digest, read_record, tree, versions
 from iamkb.inputs import fingerprint as combine
 from iamkb.errors import InputError
-from iamkb.site import checks, examples, onboarding, reference, topics, urls
+from iamkb.site import callchain, checks, examples, onboarding, reference, topics, urls
 from iamkb.site.pages import GUIDE_TABS, Site
 
 
@@ -49,6 +49,7 @@ def generate(site: Site) -> dict[str, str]:
         out.update(topics.topic_page(site, p) for p in ordered)
     out.update(reference.reference_pages(site))
     out.update(checks.check_pages(site))
+    out.update(callchain.callcheck_pages(site))
     if site.data.drift is not None:
         out.update([onboarding.drift_page(site)])
     out.update(examples.example_pages(site))
@@ -69,7 +70,8 @@ def navigation(site: Site, pages: dict[str, str]) -> list:
     if ref:
         nav.append({"Reference": [*ref[:-1], {"AWS managed policies": [ref[-1], *policies]},
                                   *(["reference/drift.md"] if "reference/drift.md" in pages else []),
-                                  *([checks.INDEX] if checks.INDEX in pages else [])]})
+                                  *([checks.INDEX] if checks.INDEX in pages else []),
+                                  *[p for p in (callchain.CAN_I, callchain.TROUBLESHOOTING) if p in pages]]})
     nav += [{"Examples": ["examples/index.md"]}, {"Ask": "ask.md"}, {"About": "about.md"}]
     return nav
 
@@ -78,7 +80,8 @@ def navigation(site: Site, pages: dict[str, str]) -> list:
 
 STAMP = ".iamkb-inputs"  # in the built site: the inputs it was built from (see site_inputs)
 # Code the hook runs: this package and the iamkb modules it imports (tests/test_site_step.py checks the list).
-CODE = ("__init__.py", "errors.py", "inputs.py", "model.py", "paths.py", "refdata.py", "site/*.py")
+CODE = ("__init__.py", "errors.py", "inputs.py", "model.py", "paths.py", "refdata.py", "site/*.py",
+        "callcheck/*.py", "policy/*.py")  # the last two: the worked can-i page runs a check at build time
 # What renders the pages besides our code: MkDocs, the theme, the Markdown extensions and their template engine.
 PACKAGES = ("mkdocs", "mkdocs-material", "mkdocs-material-extensions", "pymdown-extensions", "Markdown",
             "Pygments", "Jinja2", "babel", "PyYAML")

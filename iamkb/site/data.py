@@ -58,6 +58,7 @@ class SiteData:
     reference_meta: dict | None = None
     analyzer_checks: list[dict] = field(default_factory=list)
     lint_catalog: dict | None = None
+    call_rules: dict | None = None
     glossary: list[dict] = field(default_factory=list)
     reading_path: list[dict] = field(default_factory=list)
 
@@ -99,6 +100,7 @@ def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) ->
         reference_meta=_read_json(build / "reference_meta.json", False),
         analyzer_checks=_read_json(build / "analyzer_checks.json", False) or [],
         lint_catalog=_read_json(build / "lint_catalog.json", False),
+        call_rules=_read_json(build / "call_rules.json", False),
         glossary=list(glossary.get("terms", [])),
         reading_path=list(reading.get("steps", [])),
     )

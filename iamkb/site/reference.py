@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from iamkb.site import markdown as md
 from iamkb.site import urls
+from iamkb.site.callchain import chain_parts
 from iamkb.site.pages import Site, code, first_sentence, front_matter, heading, table
 
 
@@ -130,6 +131,7 @@ def action_page(site: Site, rec: dict) -> tuple[str, str]:
     if granted:
         parts += [heading(2, "Granted by AWS managed policies", "managed-policies"),
                   "\n".join(f"- {site.md_link(doc, f'managed_policy:{p}', p)}" for p in granted)]
+    parts += chain_parts(site, doc, rec)
     parts += _uses(site, doc, rec["id"], "actions") + _drift(site, doc, full)
     parts.append(_cli(f"iamkb action {full} --json"))
     return doc, "\n\n".join(parts) + "\n"
