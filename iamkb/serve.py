@@ -120,12 +120,9 @@ class App:
         return simulate_text(body, "request body")
 
     def check(self, body: str) -> dict:
-        from iamkb.policy.grammar import load_json_text
-        from iamkb.policy.lint import lint_document
+        from iamkb.policy.lint import check_text
 
-        doc = load_json_text(body, "request body")
-        findings = lint_document(doc, ref=self.reference, use_reference=self.reference is not None)
-        return {"findings": [f.to_json() for f in findings]}
+        return check_text(body, "request body", ref=self.reference, use_reference=self.reference is not None)
 
 
 def _text_param(params: dict[str, Any], *names: str) -> str:

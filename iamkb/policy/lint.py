@@ -285,6 +285,20 @@ def lint_document(doc: Any, ref: Any = None, use_reference: bool = True) -> list
     return findings
 
 
+def check_text(text: str, where: str, ref: Any = None, use_reference: bool = True) -> dict[str, list[dict[str, str]]]:
+    """What `iamkb check --json` prints for a policy's JSON text: {"findings": [...]}.
+
+    The CLI, the API and the site's pages (under Pyodide) all call this, so they report the same findings; bad
+    input (not JSON, not an object) is an InputError naming `where`.
+    """
+    doc = load_json_text(text, where)
+    try:
+        findings = lint_document(doc, ref=ref, use_reference=use_reference)
+    except InputError as err:
+        raise InputError(str(err), where=where) from None
+    return {"findings": [f.to_json() for f in findings]}
+
+
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("policy", metavar="POLICY", help="policy JSON file; - reads stdin")
     parser.add_argument("--json", action="store_true", help='print {"findings": [...]}')
@@ -294,12 +308,7 @@ def run_check(args: argparse.Namespace) -> int:
     from iamkb.policy.simulate import read_input
 
     text, where = read_input(args.policy)
-    doc = load_json_text(text, where)
-    try:
-        findings = lint_document(doc)
-    except InputError as err:
-        raise InputError(str(err), where=where) from None
-    out = [f.to_json() for f in findings]
+    out = check_text(text, where)["findings"]
     if args.json:
         json.dump({"findings": out}, sys.stdout, indent=2)
         sys.stdout.write("\n")
