@@ -124,6 +124,27 @@
     return typeof value === "string" ? value : JSON.stringify(value);
   }
 
+  // The playground's script and styles (playground.js, playground.css) load only on the pages that have one,
+  // the example pages and Try a policy; every other page carries this file alone.
+  var uiRequested = false;
+
+  function mountPlayground() {
+    if (uiRequested || !document.querySelector(".iamkb-playground")) return;
+    uiRequested = true;
+    var css = document.createElement("link");
+    css.rel = "stylesheet";
+    css.href = new URL("stylesheets/playground.css", ROOT).href;
+    document.head.appendChild(css);
+    var js = document.createElement("script");
+    js.src = new URL("javascripts/playground.js", ROOT).href;
+    document.head.appendChild(js);
+  }
+
+  // Material's document$ fires on every instant navigation; set up on load as well (idempotent).
+  if (typeof document$ !== "undefined") document$.subscribe(mountPlayground);
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", mountPlayground);
+  else mountPlayground();
+
   window.iamkb = Object.assign(window.iamkb || {}, {
     // A scenario (DESIGN.md's shape; a list gives a list) -> what `iamkb simulate --json` prints.
     simulate: function (scenario) {

@@ -4,7 +4,7 @@
 // editable fields, Run (window.iamkb.simulate, docs/javascripts/engine.js) with each decision, its reasons and
 // whether it still matches the docs' sentence, Reset, and a link that carries the edit in the URL fragment.
 // On the "Try a policy" page the request fields offer the reference's names, and the exercises run the
-// reader's policy against their hidden scenarios.
+// reader's policy against their hidden scenarios. engine.js loads this file on the pages that have a playground.
 (function () {
   "use strict";
 
