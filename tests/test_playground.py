@@ -13,6 +13,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from iamkb.policy import inpage
 from iamkb.policy.evaluate import evaluate
 from iamkb.policy.lint import check_text
 from iamkb.policy.simulate import simulate_text
+from iamkb.serve import make_server
 from iamkb.site import build as site_build
 from iamkb.site import playground, urls
 from iamkb.site.build import cached_site
@@ -444,3 +446,21 @@ def test_from_a_file_the_page_explains_and_keeps_a_plain_editor(page) -> None:
     help_box = page.locator(".iamkb-status .iamkb-engine-help")
     help_box.wait_for(timeout=30000)
     assert "opened from a file" in help_box.inner_text()
+
+
+def test_behind_iamkb_serve_a_copy_without_the_engine_runs_through_the_api(page, kb, catalog) -> None:
+    srv = make_server(cached_site(), port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}/"
+        page.route("**/assets/iamkb/engine.json", lambda route: route.fulfill(status=404, body="not found"))
+        open_playground(page, example_url(base, DELETE_ID))
+        run(page)
+        assert page.locator(".iamkb-engine-label").inner_text() == \
+            "Decided by the iamkb server (/api/simulate and /api/check)."
+        assert [c.locator(".iamkb-decision strong").inner_text() for c in cards(page).all()] == \
+            [s["actual"] for s in catalog[DELETE_ID]["scenarios"]]
+        assert not [u for u in page.requested if "pyodide" in u]
+    finally:
+        srv.shutdown()
+        srv.server_close()
