@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import need, uncovered_modules
+from conftest import checked_page, need, uncovered_modules
 
 from iamkb.errors import InputError
 from iamkb.examples import substitute_placeholders
@@ -35,9 +35,6 @@ from iamkb.site.build import cached_site
 from iamkb.site.data import load_site_data
 from iamkb.site.pages import Site
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 DELETE_ID = "example:autoscaling/security_iam_id-based-policy-examples#policy-example-delete-policy:1"
 ENGINE_URLS = ("assets/iamkb/pyodide/", "assets/iamkb/engine")
 
@@ -241,29 +238,10 @@ def static_url(kb: Site) -> Iterator[str]:
     proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser, request):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.requested = []
-    pg.on("request", lambda r: pg.requested.append(r.url))
-    yield pg
-    ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
-    ctx.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with checked_page(browser, request.node.name, full_page=True) as pg:
+        yield pg
 
 
 def example_url(base: str, example_id: str) -> str:
