@@ -153,6 +153,11 @@
         wordWrap: false, onUpdate: function (v) { if (ed) { paint(); onChange(v); } } }, mods.commands());
       ed.textarea.setAttribute("aria-label", "Policy (JSON)");
       ed.textarea.setAttribute("spellcheck", "false");
+      var keys = el("p", "iamkb-editor-keys", "Tab indents; Ctrl+M (Ctrl+Shift+M on a Mac) switches Tab to moving " +
+        "the focus out of the editor, and back.");
+      keys.id = "iamkb-editor-keys-" + (++uid);
+      host.appendChild(keys);
+      ed.textarea.setAttribute("aria-describedby", keys.id);
       return {
         get value() { return ed.value; },
         setValue: function (t) { ed.setOptions({ value: t }); },

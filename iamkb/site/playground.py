@@ -27,7 +27,7 @@ from typing import Any
 
 from iamkb import paths
 from iamkb.errors import InputError
-from iamkb.examples import substitute_placeholders
+from iamkb.examples import FRAGMENT, substitute_placeholders
 from iamkb.refdata import FILES as REFERENCE_FILES
 from iamkb.site import markdown as md
 from iamkb.site import urls
@@ -247,8 +247,9 @@ def _set(value: Any, path: list, new: Any) -> None:
 
 
 def example_section(site: Site, ex: dict, entry: dict) -> str:
-    """The "Edit and run it" section of an example page (empty for an example with no parsed policy)."""
-    if ex.get("policy") is None:
+    """The "Edit and run it" section of an example page; none for an example with no parsed policy, or for a
+    fragment (an Action list, a Condition block) with nothing to run it in."""
+    if ex.get("policy") is None or (ex.get("format") == FRAGMENT and not entry.get("scenarios")):
         return ""
     subs = entry.get("substitutions") or {}
     scenarios = [_scenario(s) for s in entry.get("scenarios") or []]
