@@ -642,6 +642,12 @@
     try {
       for (var i = 0; i < pg.cardList.length; i++) {
         var card = pg.cardList[i];
+        var req = readRequest(card);
+        if (!req.action || !req.resource) {
+          showError(card.result, "Fill in the action and the resource (the fields offer the reference's names; " +
+            "an action without resource-level permissions takes *).");
+          continue;
+        }
         try {
           showResult(pg, card, await window.iamkb.simulate(scenarioOf(card, policy)));
         } catch (err) {

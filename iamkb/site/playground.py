@@ -211,8 +211,8 @@ def _data_block(kind: str, data: dict[str, Any], extra_class: str = "") -> str:
     cls = f"iamkb-playground {extra_class}".strip()
     return (f'<div class="{cls}" data-kind="{kind}">\n'
             f'<script type="application/json" class="iamkb-playground-data">{text}</script>\n'
-            '<p class="iamkb-playground-noscript">The editor needs JavaScript; the commands below run the same '
-            'engine in a terminal.</p>\n</div>')
+            '<p class="iamkb-playground-noscript">The editor needs JavaScript; in a terminal, <code>iamkb check'
+            '</code> and <code>iamkb simulate</code> run the same engine.</p>\n</div>')
 
 
 def editor_text(ex: dict, substitutions: dict[str, str]) -> str:
