@@ -33,9 +33,15 @@ kb: fetch
 index: kb
 	$(BIN)/iamkb index
 
+# The playground's in-page engine and editor (npm packages pyodide and prism-code-editor) are copied into the site
+# when installed: `make site` installs them when npm is on PATH, else builds the site without them (README).
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; else echo "npm not found: the site is built without the in-page policy engine (README, Site)"; fi
+
 # strict; skipped when the site's inputs are unchanged; a failed build leaves the previous site (iamkb site --help).
 # The pages come from the KB alone: the site does not wait for the index.
-site: kb
+site: kb $(NODE_STAMP)
 	$(BIN)/iamkb site
 
 # serves at once; builds a missing or out-of-date index in the background (lexical first when there is none),
@@ -43,7 +49,8 @@ site: kb
 serve: site
 	$(BIN)/iamkb serve --host $(HOST) --port $(PORT)
 
-# node packages: the test oracle (@cloud-copilot/iam-simulate) and the managed-policy data refresh.
+# node packages: the test oracle (@cloud-copilot/iam-simulate), the managed-policy data refresh, and the site's
+# playground engine and editor (pyodide, prism-code-editor).
 node:
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; else echo "npm not found: node-based tests will skip"; fi
 

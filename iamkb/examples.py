@@ -211,6 +211,18 @@ def fill_example(value: Any, policy: Any) -> Any:
     return value
 
 
+def placeholder_paths(value: Any, path: tuple[str | int, ...] = ()) -> list[list[str | int]]:
+    """Where a scenario holds "$EXAMPLE", as lists of keys and indexes: the site's example pages put the
+    reader's edited policy there."""
+    if value == PLACEHOLDER:
+        return [list(path)]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in placeholder_paths(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in placeholder_paths(v, (*path, i))]
+    return []
+
+
 def engine_scenario(scenario: dict[str, Any], policy: Any) -> dict[str, Any]:
     """The DESIGN.md scenario the engine evaluates: meta keys dropped, the example filled in."""
     body = {k: v for k, v in scenario.items() if k not in META_KEYS}
@@ -379,6 +391,7 @@ def catalog_entry(
             "name": result.name, "doc": result.doc, "expected": result.expected, "actual": result.actual,
             "status": result.status, "outcome": result.outcome, "reason": result.reason,
             "scenario": engine_scenario(scenario, example_policy(example, sfile.substitutions)),
+            "slots": placeholder_paths({k: v for k, v in scenario.items() if k not in META_KEYS}),
         })
     return {
         "id": example["id"], "section": example.get("section"), "page": example.get("page"),

@@ -86,9 +86,9 @@ class App:
     @cached_property
     def reference(self) -> Any:
         """The reference tables for `check`, loaded once (None when the KB has none: name checks skipped)."""
-        from iamkb.policy.lint import _reference
+        from iamkb.policy.lint import default_reference
 
-        return _reference()
+        return default_reference()
 
     @cached_property
     def site_links(self) -> Any:
@@ -162,11 +162,9 @@ class App:
         return check_text(body, "request body", self.checker)
 
     def check(self, body: str) -> dict:
-        from iamkb.policy.grammar import load_json_text
-        from iamkb.policy.lint import check_document
+        from iamkb.policy.lint import check_text
 
-        doc = load_json_text(body, "request body")
-        return check_document(doc, ref=self.reference, use_reference=self.reference is not None).to_json()
+        return check_text(body, "request body", ref=self.reference, use_reference=self.reference is not None)
 
 
 def _text_param(params: dict[str, Any], *names: str) -> str:

@@ -6,16 +6,21 @@ IAMKB_REQUIRE_ALL=1, which turns such a skip into a failure (a green CI must hav
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots of the browser tests (CI keeps them)
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def count_headings(markdown: str) -> int:
@@ -68,6 +73,34 @@ def chromium_path() -> str:
     except ImportError:
         need(False, "the playwright Python package is not installed")
     return path
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str):
+    """Debian's chromium driven by Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+@contextlib.contextmanager
+def checked_page(browser, name: str, *, full_page: bool = False) -> Iterator:
+    """A fresh page (its own context) that records the URLs it requests (`page.requested`); afterwards a
+    screenshot goes to tests/artifacts/<name>.png, and any JavaScript error fails the test."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.requested = []
+    page.on("request", lambda r: page.requested.append(r.url))
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+    ctx.close()
+    assert errors == [], f"JavaScript errors: {errors}"
 
 
 @pytest.fixture(scope="session")

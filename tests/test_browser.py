@@ -10,15 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import checked_page
 
 from iamkb.serve import make_server
 from iamkb.site.build import cached_site
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 DELETE_EXAMPLE = "examples/autoscaling/security_iam_id-based-policy-examples/policy-example-delete-policy-1/"
 
 
@@ -33,27 +31,10 @@ def base_url(kb_build: Path) -> Iterator[str]:
     srv.server_close()
 
 
-@pytest.fixture(scope="module")
-def browser(chromium_path: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser, request):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    ctx.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with checked_page(browser, request.node.name) as pg:
+        yield pg
 
 
 def test_home_renders(page, base_url: str) -> None:

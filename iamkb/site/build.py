@@ -29,13 +29,13 @@ from iamkb.inputs import changed as changed_groups
 from iamkb.inputs import digest, read_record, tree, versions
 from iamkb.inputs import fingerprint as combine
 from iamkb.errors import InputError
-from iamkb.site import callchain, checks, examples, onboarding, reference, topics, urls
+from iamkb.site import callchain, checks, examples, onboarding, playground, reference, topics, urls
 from iamkb.site.pages import GUIDE_TABS, Site
 
 
 def ordered_topics(site: Site, guide: str) -> list[dict]:
     """A guide's pages: the reading-path order first, then the rest by title."""
-    order = {step["id"].partition("#")[0]: i for i, step in enumerate(site.data.reading_path)}
+    order = {step["id"].partition("#")[0]: i for i, step in enumerate(site.data.reading_path) if "id" in step}
     pages = [p for p in site.data.pages if p["guide"] == guide]
     return sorted(pages, key=lambda p: (order.get(p["id"], len(order)), p["title"].lower()))
 
@@ -53,12 +53,12 @@ def generate(site: Site) -> dict[str, str]:
     if site.data.drift is not None:
         out.update([onboarding.drift_page(site)])
     out.update(examples.example_pages(site))
-    out.update([onboarding.start_here(site), onboarding.glossary(site)])
+    out.update([onboarding.start_here(site), onboarding.glossary(site), playground.try_page(site)])
     return out
 
 
 def navigation(site: Site, pages: dict[str, str]) -> list:
-    nav: list = [{"Home": "index.md"}, {"Start here": ["start-here.md", "glossary.md"]}]
+    nav: list = [{"Home": "index.md"}, {"Start here": ["start-here.md", "glossary.md", playground.TRY_PAGE]}]
     for guide, tab in GUIDE_TABS.items():
         ordered = ordered_topics(site, guide)
         if ordered:
@@ -80,27 +80,29 @@ def navigation(site: Site, pages: dict[str, str]) -> list:
 
 STAMP = ".iamkb-inputs"  # in the built site: the inputs it was built from (see site_inputs)
 # Code the hook runs: this package and the iamkb modules it imports (tests/test_site_step.py checks the list).
-CODE = ("__init__.py", "errors.py", "inputs.py", "model.py", "paths.py", "refdata.py", "site/*.py",
-        "callcheck/*.py", "policy/*.py")  # the last two: the worked can-i page runs a check at build time
+CODE = ("__init__.py", "errors.py", "examples.py", "inputs.py", "model.py", "paths.py", "refdata.py", "site/*.py",
+        "callcheck/*.py", "policy/*.py", "policy/lint/*.py")  # callcheck: the worked can-i page runs a check at build
+# time; policy: the engine the playground ships (iamkb.site.playground.ENGINE_CODE)
 # What renders the pages besides our code: MkDocs, the theme, the Markdown extensions and their template engine.
 PACKAGES = ("mkdocs", "mkdocs-material", "mkdocs-material-extensions", "pymdown-extensions", "Markdown",
-            "Pygments", "Jinja2", "babel", "PyYAML")
+            "Pygments", "Jinja2", "babel", "PyYAML", "RapidFuzz")  # RapidFuzz: shipped in the playground's engine
 
 
 def site_inputs(root: Path = paths.ROOT) -> dict[str, str]:
     """{group: sha256} of everything a site build reads: the KB files the hook loads (iamkb.site.data), the
-    hand-written KB files it renders, mkdocs.yml, docs/ (pages and theme overrides), the code the hook runs and
-    the versions of the packages that render the pages."""
+    hand-written KB files it renders, mkdocs.yml, docs/ (pages and theme overrides), the code the hook runs,
+    the versions of the packages that render the pages and of the npm packages the playground ships."""
     build, kb = paths.build_dir(), paths.kb_dir()
     code = Path(__file__).resolve().parent.parent
     return {
         "mkdocs.yml": digest([("mkdocs.yml", root / "mkdocs.yml")]),
         "docs": digest(tree(root / "docs")),
         "kb/build": digest(tree(build, "*.json")),  # load_site_data reads build/<name>.json only
-        "kb/*.yml": digest([(n, kb / n) for n in ("glossary.yml", "reading_path.yml")]),
+        "kb/*.yml": digest([(n, kb / n) for n in ("glossary.yml", "reading_path.yml", "exercises.yml")]),
         "kb/managed_policies.json": digest([("managed_policies.json", kb / "managed_policies.json")]),
         "code": digest([item for pattern in CODE for item in tree(code, pattern)]),
         "packages": versions(PACKAGES),
+        "node_modules": playground.package_versions(),  # the playground's engine and editor (npm)
     }
 
 

@@ -61,6 +61,7 @@ class SiteData:
     call_rules: dict | None = None
     glossary: list[dict] = field(default_factory=list)
     reading_path: list[dict] = field(default_factory=list)
+    exercises: list = field(default_factory=list)
 
     @property
     def has_reference(self) -> bool:
@@ -78,7 +79,8 @@ class SiteData:
 
 
 def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) -> SiteData:
-    """Read kb/build (required base files, optional later stages) and the hand-written glossary and path."""
+    """Read kb/build (required base files, optional later stages) and the hand-written glossary, path and
+    exercises."""
     build = build_dir or paths.build_dir()
     kb = kb_dir or paths.kb_dir()
     sections = _read_json(build / "sections.json", True)
@@ -103,4 +105,5 @@ def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) ->
         call_rules=_read_json(build / "call_rules.json", False),
         glossary=list(glossary.get("terms", [])),
         reading_path=list(reading.get("steps", [])),
+        exercises=list((_read_yaml(kb / "exercises.yml") or {}).get("exercises") or []),
     )

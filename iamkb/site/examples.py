@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from iamkb.site import markdown as md
-from iamkb.site import urls
+from iamkb.site import playground, urls
 from iamkb.site.pages import KIND_TITLES, Site, code, front_matter, heading, table
 
 OUTCOME_MARK = {"passed": "passed", "failed": "**failed**", "docs_wrong": "docs wrong", "ambiguous": "ambiguous"}
@@ -90,6 +90,7 @@ def example_page(site: Site, ex: dict) -> tuple[str, str]:
         parts.append("No scenarios are written for this example yet (kb/scenarios/"
                      f"{md.esc(_scenario_file(ex['id']))}).")
     parts += [heading(2, "Lint findings", "lint"), lint_table(entry.get("lint") or [])]
+    parts += [p for p in [playground.example_section(site, ex, entry)] if p]
     parts += [heading(2, "Run it locally", "run"),
               "```bash\n"
               f"iamkb examples --json '{ex['id']}'   # run its scenarios\n"

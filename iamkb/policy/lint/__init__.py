@@ -10,11 +10,9 @@ Findings about what a policy allows carry evidence: a scenario the evaluator dec
 """
 
 from iamkb.policy.lint.catalog import BY_CODE, CATALOG, Code
-from iamkb.policy.lint.cli import add_check_arguments, run_check
+from iamkb.policy.lint.cli import add_check_arguments, check_text, run_check
 from iamkb.policy.lint.core import Finding
 from iamkb.policy.lint.runner import CHECKS, CheckResult, check_document, default_reference, lint_document
 
-_reference = default_reference  # the name `iamkb serve` imports
-
 __all__ = ["BY_CODE", "CATALOG", "CHECKS", "CheckResult", "Code", "Finding", "add_check_arguments",
-           "check_document", "default_reference", "lint_document", "run_check"]
+           "check_document", "check_text", "default_reference", "lint_document", "run_check"]

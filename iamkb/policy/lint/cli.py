@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from iamkb.errors import InputError
 from iamkb.policy.lint.catalog import CATALOG, POLICY_TYPES, SEVERITIES
@@ -42,9 +43,25 @@ def _list_codes(as_json: bool) -> int:
     return 0
 
 
-def run_check(args: argparse.Namespace) -> int:
+def check_text(text: str, where: str, ref: Any = None, use_reference: bool = True, *, config: Config | None = None,
+               evidence: bool = True) -> dict[str, Any]:
+    """What `iamkb check --json` prints for a policy's JSON text: {"findings": [...], "policy_type"}. The CLI, the
+    API and the site's pages (under Pyodide) all call this, so they report the same findings; bad input (not
+    JSON, not an object) is an InputError naming `where`."""
     from iamkb.policy.grammar import load_json_text
     from iamkb.policy.lint.runner import check_document
+
+    config = config or Config()
+    doc = load_json_text(text, where)
+    try:
+        result = check_document(doc, ref, use_reference, policy_type=config.policy_type,
+                                resource_type=config.resource_type, config=config, evidence=evidence)
+    except InputError as err:
+        raise InputError(str(err), where=where) from None
+    return result.to_json()
+
+
+def run_check(args: argparse.Namespace) -> int:
     from iamkb.policy.simulate import read_input
 
     if args.list_codes:
@@ -54,13 +71,7 @@ def run_check(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config else Config()
     config = with_flags(config, args.ignore, args.severity, args.policy_type, args.resource_type)
     text, where = read_input(args.policy)
-    doc = load_json_text(text, where)
-    try:
-        result = check_document(doc, policy_type=config.policy_type, resource_type=config.resource_type,
-                                config=config, evidence=args.evidence)
-    except InputError as err:
-        raise InputError(str(err), where=where) from None
-    out = result.to_json()
+    out = check_text(text, where, config=config, evidence=args.evidence)
     if args.json:
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -69,5 +80,5 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"{f['severity']}: {f['code']} at {f['path']}: {f['message']}")
             if "evidence" in f:
                 print(f"  evidence ({f['evidence']['decision']}): {f['evidence']['shows']}")
-        print(f"{len(out['findings'])} finding(s) (policy type: {result.policy_type})")
+        print(f"{len(out['findings'])} finding(s) (policy type: {out['policy_type']})")
     return 1 if any(f["severity"] == "error" for f in out["findings"]) else 0
