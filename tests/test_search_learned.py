@@ -89,8 +89,10 @@ def test_strong_regularisation_keeps_the_rerank_order():
 
 
 def test_ranker_round_trips_and_refuses_other_features():
-    model = learned.Ranker(learned.FEATURES, tuple([0.5] * N), tuple([0.0] * N), tuple([1.0] * N), 3)
-    assert learned.Ranker.from_json(json.loads(json.dumps(model.to_json()))) == model
+    for features in learned.FEATURE_SETS:
+        n = len(features)
+        model = learned.Ranker(features, tuple([0.5] * n), tuple([0.0] * n), tuple([1.0] * n), 3)
+        assert learned.Ranker.from_json(json.loads(json.dumps(model.to_json()))) == model
     assert learned.Ranker.from_json({**model.to_json(), "features": ["rerank"]}) is None
     assert learned.rankers_from_json({"rankers": [model.to_json(), {**model.to_json(), "features": ["x"]}]}) == [model]
 
@@ -130,11 +132,11 @@ def test_the_said_level_and_proximity_columns():
     assert column["proximity_rank"] == [1 / 2, 1.0, 1 / 3]
 
 
-def test_the_ranker_used_is_the_one_over_this_versions_features():
-    older = learned.FEATURES[:-1]
+def test_the_ranker_used_is_the_one_for_the_signals_at_hand():
+    assert not set(learned.LEXICAL_FEATURES) & set(learned.SEMANTIC_FEATURES)
     made = [learned.Ranker(f, tuple([1.0] * len(f)), tuple([0.0] * len(f)), tuple([1.0] * len(f)))
-            for f in (older, learned.FEATURES)]
-    assert learned.usable(made) is made[1]
+            for f in (learned.FEATURES[:-1], *learned.FEATURE_SETS)]
+    assert learned.usable(made) is made[1] and learned.usable(made, semantic=False) is made[2]
     assert learned.usable(made[:1]) is None
 
 
@@ -193,20 +195,21 @@ def test_the_committed_ranker_ranks_the_tuning_part_as_a_refit_does(kb_build):
     from iamkb.search.evaluate import load_questions, metrics, tuning_part
 
     need(embed.find_model_zip() is not None, "the embedding model is not installed: the ranker's features need it")
-    committed = learned.usable(learned.rankers_from_json(json.loads((kb_dir() / "ranker.json").read_text())))
-    assert committed is not None, "kb/ranker.json holds no ranker over this version's features: refit it"
+    committed = learned.rankers_from_json(json.loads((kb_dir() / "ranker.json").read_text()))
+    assert [r.features for r in committed] == list(learned.FEATURE_SETS), "kb/ranker.json is not this version's"
     e = engine(index_dir())
     assert e.semantic() is not None, "the index has no vectors: run `iamkb index`"
     tuning = tuning_part(load_questions())
-    rows, relevant = learned.training_data(e, tuning)
-    (refit,) = learned.fit_all(rows, relevant, committed.l2)
-    assert refit == learned.fit_all(rows, relevant, committed.l2)[0]  # deterministic here
-    assert refit.features == committed.features and refit.fitted_on == committed.fitted_on
-    mine = [learned._first_rank(y, refit, x) for x, y in zip(rows, relevant, strict=True)]
-    theirs = [learned._first_rank(y, committed, x) for x, y in zip(rows, relevant, strict=True)]
-    moved = sum(a != b for a, b in zip(mine, theirs, strict=True))
-    assert moved <= len(tuning) // 100, f"{moved} of {len(tuning)} tuning questions rank their answer elsewhere"
-    assert abs(metrics(mine)["recall@1"] - metrics(theirs)["recall@1"]) <= 2 / len(tuning)
+    for made in committed:
+        rows, relevant = learned.training_data(e, tuning, made.features)
+        refit = learned.fit(rows, relevant, made.l2, made.features)
+        assert refit == learned.fit(rows, relevant, made.l2, made.features)  # deterministic here
+        assert refit.fitted_on == made.fitted_on
+        mine = [learned._first_rank(y, refit, x) for x, y in zip(rows, relevant, strict=True)]
+        theirs = [learned._first_rank(y, made, x) for x, y in zip(rows, relevant, strict=True)]
+        moved = sum(a != b for a, b in zip(mine, theirs, strict=True))
+        assert moved <= len(tuning) // 100, f"{moved} of {len(tuning)} tuning questions rank elsewhere"
+        assert abs(metrics(mine)["recall@1"] - metrics(theirs)["recall@1"]) <= 2 / len(tuning)
 
 
 def test_only_the_tuning_part_is_fitted_on(kb_build):

@@ -593,15 +593,15 @@ def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate]
 
 def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGHTS, learned: bool = True) -> dict:
     """The answer and its ranked sources (`weights` other than the defaults, or `learned` off: for benchmarks
-    and tuning). The learned ranker (`iamkb.search.learned`) has the last word when the index carries one and
-    the semantic signal is on (its features include it); "ranking" says whether the semantic signals took part
-    ("full") or the index has no vectors (yet) and the lexical signals alone answered ("lexical")."""
+    and tuning). The learned ranker (`iamkb.search.learned`) has the last word: the one over the semantic
+    features when the index has vectors, else the lexical one; "ranking" says whether the semantic signals took
+    part ("full") or the index has no vectors (yet) and the lexical signals alone answered ("lexical")."""
     query = engine.parse(question)
     named = named_entities(engine, query)
     question_units = units(engine, query, weights)
     pool = candidates(engine, query, named, question_units, semantic=bool(weights.semantic))  # off: no numpy
     ranked = rerank(engine, query, pool, named, question_units, weights)
-    ranker = engine.ranker() if learned and weights.semantic else None
+    ranker = engine.ranker() if learned and weights.semantic else None  # semantic 0 (a benchmark): the rerank
     if ranker is not None:
         from iamkb.search.learned import apply
 

@@ -137,9 +137,9 @@ class Engine:
         return self._semantic
 
     def ranker(self) -> Ranker | None:
-        """The learned ranker; None when the index has no semantic vectors (its features need them) or no
-        ranker."""
-        return usable(self.rankers) if self.semantic() is not None else None
+        """The learned ranker for the signals at hand: over the semantic features when the index has vectors,
+        else the lexical one; None when kb/ranker.json held none for them."""
+        return usable(self.rankers, semantic=self.semantic() is not None)
 
     def synonym_regex(self) -> re.Pattern[str] | None:
         """The synonym table's keys as one regex (longest first, whole words only)."""

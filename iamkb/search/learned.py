@@ -37,6 +37,12 @@ from iamkb.search.documents import ENTITY_KINDS
 FEATURES = ("rerank", "bm25", "coverage", "heading", "title", "entity", "overview", "similarity",
             "home_guide", "passage", "position", "passage_rank", "similarity_rank", "said", "level",
             "proximity_rank", "asked")
+# The columns that need the sentence vectors. Without them (an index built `--lexical`, or the site's in-browser
+# engine, which has no model) ask ranks with a second ranker fitted over the others, on candidates gathered and
+# reranked without vectors, so a missing model costs the semantic signal, not the learned stage.
+SEMANTIC_FEATURES = ("similarity", "passage", "passage_rank", "similarity_rank")
+LEXICAL_FEATURES = tuple(f for f in FEATURES if f not in SEMANTIC_FEATURES)
+FEATURE_SETS = (FEATURES, LEXICAL_FEATURES)
 # "said" (an action the question describes in words, answer.said_actions) and "level" (a section's depth: 1 for
 # a page, 1/2 for its sections, ...; 0 for an entity) were added last: CV 0.782 / 0.905 -> 0.795 / 0.910 ->
 # 0.802 / 0.917; then "proximity_rank" (the candidate's place by the share of the question two consecutive
@@ -66,7 +72,7 @@ class Ranker:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Ranker | None:
         """None when the data is for other features (an index built by another version of this module)."""
-        if tuple(data.get("features", ())) != FEATURES:
+        if tuple(data.get("features", ())) not in FEATURE_SETS:
             return None
         return cls(tuple(data["features"]), tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]),
                    int(data.get("fitted_on", 0)), float(data.get("l2", L2)))
@@ -123,9 +129,11 @@ def _ranks(values: list[float]) -> list[float]:
     return out
 
 
-def usable(rankers: list[Ranker]) -> Ranker | None:
-    """The ranker over this module's FEATURES (kb/ranker.json may hold rankers of other versions)."""
-    return next((r for r in rankers if r.features == FEATURES), None)
+def usable(rankers: list[Ranker], semantic: bool = True) -> Ranker | None:
+    """The ranker for the signals at hand: over FEATURES when the index has vectors, else over LEXICAL_FEATURES
+    (kb/ranker.json may hold rankers of other versions)."""
+    want = FEATURES if semantic else LEXICAL_FEATURES
+    return next((r for r in rankers if r.features == want), None)
 
 
 def rankers_from_json(data: dict[str, Any] | None) -> list[Ranker]:
@@ -229,17 +237,22 @@ def load(path: Path | None = None) -> dict[str, Any] | None:
         raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
 
 
-def training_data(engine, questions) -> tuple[list, list]:
-    """Feature rows and relevance of each tuning question's candidates, ranked by the hand-made rerank."""
+def training_data(engine, questions, features: tuple[str, ...] = FEATURES) -> tuple[list, list]:
+    """Feature rows and relevance of each tuning question's candidates, ranked by the hand-made rerank; for the
+    lexical ranker, gathered and reranked as ask does without vectors."""
+    from dataclasses import replace
+
     from iamkb.search.answer import WEIGHTS, rerank, units
     from iamkb.search.evaluate import section_of
     from iamkb.search.tune import prepare
 
+    semantic = features == FEATURES
+    weights = WEIGHTS if semantic else replace(WEIGHTS, semantic=0.0)
     rows, relevant = [], []
-    for p in prepare(engine, questions):
+    for p in prepare(engine, questions, semantic=semantic):
         qu = units(engine, p.query)
-        ranked = rerank(engine, p.query, p.candidates, p.named, qu, WEIGHTS)
-        rows.append(feature_rows(ranked))
+        ranked = rerank(engine, p.query, p.candidates, p.named, qu, weights)
+        rows.append(feature_rows(ranked, features))
         wanted = set(p.question.relevant)
         relevant.append([c.hit.id in wanted or section_of(c.hit.id) in wanted for c in ranked])
     return rows, relevant
@@ -273,9 +286,9 @@ def cross_validate(rows: list, relevant: list, questions: list, l2: float, n_fol
     return report
 
 
-def fit_all(rows: list, relevant: list, l2: float = L2) -> list[Ranker]:
-    """The rankers kb/ranker.json holds: one, over FEATURES."""
-    return [fit(rows, relevant, l2, FEATURES)]
+def fit_all(engine, questions, l2: float = L2) -> list[Ranker]:
+    """The rankers kb/ranker.json holds, one per FEATURE_SETS entry, each on its own training data."""
+    return [fit(*training_data(engine, questions, features), l2, features) for features in FEATURE_SETS]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -292,12 +305,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("the index has no semantic vectors: install the pinned packages (make venv) and run "
                          "`iamkb index`")
     tuning = tuning_part(load_questions())
-    rows, relevant = training_data(engine, tuning)
-    report: dict[str, Any] = {"n": len(tuning),
-                              **cross_validate(rows, relevant, tuning, args.l2, args.folds, FEATURES)}
+    report: dict[str, Any] = {"n": len(tuning)}
+    for name, features in zip(("full", "lexical"), FEATURE_SETS, strict=True):
+        rows, relevant = training_data(engine, tuning, features)
+        report[name] = cross_validate(rows, relevant, tuning, args.l2, args.folds, features)
     if args.fit:
         target = paths.kb_dir() / "ranker.json"
-        models = {"rankers": [m.to_json() for m in fit_all(rows, relevant, args.l2)]}
+        models = {"rankers": [m.to_json() for m in fit_all(engine, tuning, args.l2)]}
         target.write_text(json.dumps(models, indent=1) + "\n", encoding="utf-8")
         report["written"] = str(target)
     print(json.dumps(report, indent=1))

@@ -56,12 +56,14 @@ class Prepared:
     candidates: list[Candidate]
 
 
-def prepare(engine: Engine, questions: list[Question]) -> list[Prepared]:
+def prepare(engine: Engine, questions: list[Question], semantic: bool = True) -> list[Prepared]:
+    """Each question's candidates, gathered with the semantic pool and similarities (the weight decides how much
+    they count) or, `semantic` off, as ask gathers them without vectors."""
     out = []
     for q in questions:
         query = engine.parse(q.q)
         named = named_entities(engine, query)
-        cands = candidates(engine, query, named, units(engine, query))  # always semantic: the weight decides
+        cands = candidates(engine, query, named, units(engine, query), semantic=semantic)
         out.append(Prepared(q, query, named, cands))
     return out
 

@@ -80,9 +80,10 @@ def navigation(site: Site, pages: dict[str, str]) -> list:
 
 STAMP = ".iamkb-inputs"  # in the built site: the inputs it was built from (see site_inputs)
 # Code the hook runs: this package and the iamkb modules it imports (tests/test_site_step.py checks the list).
-CODE = ("__init__.py", "errors.py", "examples.py", "inputs.py", "model.py", "paths.py", "refdata.py", "site/*.py",
-        "callcheck/*.py", "policy/*.py", "policy/lint/*.py")  # callcheck: the worked can-i page runs a check at build
-# time; policy: the engine the playground ships (iamkb.site.playground.ENGINE_CODE)
+# callcheck: the worked can-i page runs a check at build time; policy: the engine the playground ships
+# (iamkb.site.playground.ENGINE_CODE); extract: the example pages show a fragment as published.
+CODE = ("__init__.py", "errors.py", "examples.py", "extract.py", "inputs.py", "model.py", "paths.py", "refdata.py",
+        "site/*.py", "callcheck/*.py", "policy/*.py", "policy/lint/*.py")
 # What renders the pages besides our code: MkDocs, the theme, the Markdown extensions and their template engine.
 PACKAGES = ("mkdocs", "mkdocs-material", "mkdocs-material-extensions", "pymdown-extensions", "Markdown",
             "Pygments", "Jinja2", "babel", "PyYAML", "RapidFuzz")  # RapidFuzz: shipped in the playground's engine
