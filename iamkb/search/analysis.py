@@ -25,6 +25,7 @@ _CAMEL = re.compile(r"[A-Z]{2,}s(?![a-z])|[A-Z]{2,}(?=v\d)|[A-Z]+(?=[A-Z][a-z])|
 
 # Whoosh's English stop list minus "not" (NotAction, "not allowed" matter here).
 STOPS = frozenset(STOP_WORDS) - {"not"}
+MIN_TOKEN_CHARS = 2  # shorter tokens are dropped with the stop words
 
 
 def split_parts(word: str) -> list[tuple[str, int]]:
@@ -101,7 +102,7 @@ class IamTokenizer(Tokenizer):
 
 def iam_analyzer():
     """Identifier-aware analysis with stemming: the analyzer of every text field of the index."""
-    return IamTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPS, minsize=2) | StemFilter(cachesize=-1)
+    return IamTokenizer() | LowercaseFilter() | StopFilter(stoplist=STOPS, minsize=MIN_TOKEN_CHARS) | StemFilter(cachesize=-1)
 
 
 @lru_cache(maxsize=1)

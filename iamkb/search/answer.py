@@ -71,6 +71,19 @@ POOL = 160                # retrieval depth both are drawn from
 PROXIMITY_DEPTH = 20      # candidates (in the rerank's order) whose `passage_coverage` is measured: it analyzes
                           # every sentence of a section, ~80 ms of a cold ask for all 40-60; CV on the tuning part
                           # over all / 20 / 10: R@1 0.812 / 0.814 / 0.814, R@3 0.919 / 0.917 / 0.912
+EXAMPLE_SHARE = 0.9       # an example's retrieval score counts this much for its section (`gather`)
+NAMED_LIFT = 1.5          # an entity the question is about scores this much above the best candidate (`place_named`)
+NAMED_BELOW_BEST = 0.9    # ... one it names among more words, this much of the best section's score
+SAYS_THE_REST_PARTIAL = 2.0  # `says_the_rest` counts a multi-term form with this `partial`
+SPECIFIC_PASSES = 2       # `prefer_specific`'s passes (a second settles chains: page > section > subsection)
+SPECIFIC_MARGIN = 1e-9    # ... how much more of the question a section's heading path must say than its ancestor's
+SPECIFIC_STEP = 1e-3      # ... and the share of its own score it is lifted by above the ancestor
+QUOTE_SENTENCES = 2       # sentences quoted from a section (`key_sentences`)
+SNIPPET_CHARS = 300       # a snippet's length before it is cut (`highlight`)
+ANSWER_ENTITIES = 2       # named entities whose facts lead the answer (`compose`) ...
+ANSWER_SOURCES = 2        # ... each with this many of the sections that name it
+ANSWER_SECTION_DEPTH = 3  # the quoted section is the best section among this many results ...
+SECTION_UNDER_ENTITY = 0.5  # ... left out when an entity leads and the section scores under this share of it
 SAID_ACTIONS = 2          # actions the question describes in words, added to the pool (`said_actions`; CV on the
                           # tuning part over 0, 2, 4, 8: R@1 0.782, 0.795, 0.795, 0.795, R@3 0.905, 0.910, 0.907, 0.902)
 HOWTO = re.compile(r"\b(how|allow|deny|restrict|prevent|stop|only|require|limit|control|policy|policies|example|"
@@ -339,7 +352,7 @@ def gather(engine: Engine, query: Query, hits: list[Hit], named: list[str],
                 if doc is None:
                     continue
                 cand = by_id[section] = Candidate(hit=doc)
-            cand.hit.score = max(cand.hit.score, h.score * 0.9)
+            cand.hit.score = max(cand.hit.score, h.score * EXAMPLE_SHARE)
             cand.examples.append((h.score, h.id))
             continue
         cand = by_id.get(h.id)
@@ -439,7 +452,7 @@ def place_named(engine: Engine, query: Query, ranked: list[Candidate], named: li
                         or wanted & set(engine.entities.get(query.corrections.get(w.lower(), ""), [])[:1])))
     extra = [Unit(u.word, u.forms) for u in question_units if not (u.terms & own)]  # counted, not weighed
     by_id = {c.hit.id: c for c in ranked}
-    lifted = ranked[0].score * 1.5
+    lifted = ranked[0].score * NAMED_LIFT
     best = max((c.score for c in ranked if c.hit.kind not in ENTITY_KINDS), default=0.0)
     for ident in named:
         c = by_id.get(ident)
@@ -448,7 +461,7 @@ def place_named(engine: Engine, query: Query, ranked: list[Candidate], named: li
         if len(extra) <= ENTITY_CENTRIC_EXTRA and says_the_rest(c.hit, extra):
             c.score = max(c.score, lifted)
         elif best:
-            c.score = best * 0.9
+            c.score = best * NAMED_BELOW_BEST
     return sorted(ranked, key=lambda c: (-c.score, c.hit.id))
 
 
@@ -472,7 +485,7 @@ def says_the_rest(entity: Hit, extra: list[Unit]) -> bool:
     if not extra:
         return True
     text = " ".join([entity.title, entity.body, entity.data.get("answer", "")])
-    return coverage(set(analyze(text)), extra, 2.0) >= ENTITY_SAYS_THE_REST
+    return coverage(set(analyze(text)), extra, SAYS_THE_REST_PARTIAL) >= ENTITY_SAYS_THE_REST
 
 
 def prefer_specific(ranked: list[Candidate], depth: int) -> list[Candidate]:
@@ -484,12 +497,12 @@ def prefer_specific(ranked: list[Candidate], depth: int) -> list[Candidate]:
     by_id = {c.hit.id: c for c in head}
     heading = {c.hit.id: c.heading_coverage for c in head}
     changed = False
-    for _ in range(2):  # a second pass settles chains (page > section > subsection)
+    for _ in range(SPECIFIC_PASSES):
         for low in head:
             for ident in low.hit.data.get("ancestors", []):
                 high = by_id.get(ident)
-                if high is not None and heading[low.hit.id] > heading[ident] + 1e-9 and low.score <= high.score:
-                    low.score = high.score + 1e-3 * low.score
+                if high is not None and heading[low.hit.id] > heading[ident] + SPECIFIC_MARGIN and low.score <= high.score:
+                    low.score = high.score + SPECIFIC_STEP * low.score
                     changed = True
     return sorted(ranked, key=lambda c: (-c.score, c.hit.id)) if changed else ranked
 
@@ -501,7 +514,7 @@ def sentence_terms(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
     return tuple((s, frozenset(analyze(s))) for s in sentences(text))
 
 
-def key_sentences(text: str, terms: set[str], limit: int = 2) -> list[str]:
+def key_sentences(text: str, terms: set[str], limit: int = QUOTE_SENTENCES) -> list[str]:
     """The sentences of a text that carry most of the question's terms (in text order), for quoting."""
     analyzed = sentence_terms(text)
     if not analyzed:
@@ -514,7 +527,7 @@ def key_sentences(text: str, terms: set[str], limit: int = 2) -> list[str]:
     return [s for _, s in keep]
 
 
-def highlight(sentence: str, terms: set[str], limit: int = 300) -> str:
+def highlight(sentence: str, terms: set[str], limit: int = SNIPPET_CHARS) -> str:
     """HTML-escaped text with the words that match the question's terms in <mark>."""
     sentence = sentence[:limit] + ("…" if len(sentence) > limit else "")
     out, pos = [], 0
@@ -562,15 +575,15 @@ def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate]
                 + " Try other words, or `iamkb search` for plain full-text results.")
     parts: list[str] = []
     cited: list[tuple[str, str]] = []
-    for ident in named[:2]:
+    for ident in named[:ANSWER_ENTITIES]:
         doc = next((c.hit for c in ranked if c.hit.id == ident), None)
         if doc is not None and doc.data.get("answer"):
             parts.append(doc.data["answer"])
             cited.append((doc.id, doc.url))
-            cited.extend((s["id"], s["url"]) for s in doc.data.get("sources", [])[:2])
-    section = next((c for c in ranked[:3] if c.hit.kind == "section"), None)
+            cited.extend((s["id"], s["url"]) for s in doc.data.get("sources", [])[:ANSWER_SOURCES])
+    section = next((c for c in ranked[:ANSWER_SECTION_DEPTH] if c.hit.kind == "section"), None)
     if section is not None and not (named and ranked[0].hit.kind in ENTITY_KINDS and section is not ranked[0]
-                                    and section.score < ranked[0].score * 0.5):
+                                    and section.score < ranked[0].score * SECTION_UNDER_ENTITY):
         quote = " ".join(key_sentences(section.hit.body, terms))
         if quote:
             parts.append(f"From \"{section.hit.title}\" ({section.hit.url}): \"{quote}\"")

@@ -41,7 +41,11 @@ QUESTION_WORDS = frozenset(
      "doesn't", "isn't", "aren't", "can't", "won't", "didn't"])
 MAX_DF_SHARE = 0.4
 MIN_CORRECT_LEN = 4     # shorter words are names or shorthand more often than typos
-SHORT_WORD_MIN_DF = 25  # a word of up to 5 letters is only corrected to a word in at least this many documents
+SHORT_WORD_LEN = 5      # a word of up to this many letters is short: one edit, and only to a common word ...
+SHORT_WORD_MIN_DF = 25  # ... one in at least this many documents
+MAX_EDITS_SHORT = 1     # edits (OSA distance) a correction may make to a short word
+MAX_EDITS = 2           # ... and to a longer one
+CORRECTION_CANDIDATES = 8  # the nearest vocabulary words `correct` weighs (rapidfuzz's extract limit)
 MAX_QUERY_CHARS = 2000
 MAX_TERMS = 64
 HIGHLIGHT = ("<mark>", "</mark>")
@@ -180,9 +184,9 @@ class Engine:
 
         if len(word) < MIN_CORRECT_LEN:
             return None
-        short = len(word) <= 5
+        short = len(word) <= SHORT_WORD_LEN
         found = process.extract(word, self.vocabulary.keys(), scorer=OSA.distance,
-                                score_cutoff=1 if short else 2, limit=8)
+                                score_cutoff=MAX_EDITS_SHORT if short else MAX_EDITS, limit=CORRECTION_CANDIDATES)
         if short:
             found = [m for m in found if self.vocabulary[m[0]] >= SHORT_WORD_MIN_DF]
         found = [m for m in found if m[0][:1] == word[:1]]

@@ -54,6 +54,8 @@ FEATURE_SETS = (FEATURES, LEXICAL_FEATURES)
 L2 = 0.01          # 5-fold cross-validation on the tuning part over (0.1, 0.03, 0.01, 0.003, 0.001): R@1 0.812,
                    # 0.819, 0.823, 0.823, 0.826, R@3 0.929, 0.929, 0.933, 0.929, 0.929: within a question or two,
                    # 0.01 kept
+LOG_FLOOR = 1e-6   # the rerank's score is logged as at least this (`feature_rows`)
+BM25_FLOOR = 1e-3  # ... and the BM25 share with this added
 NEWTON_STEPS = 50  # the fit converges in fewer than 15 on the tuning part
 CONVERGED = 1e-9   # largest gradient component at which the fit has found its minimum
 
@@ -99,8 +101,8 @@ def feature_rows(ranked: list, features: tuple[str, ...] = FEATURES) -> list[lis
     top = max(c.hit.score for c in ranked) or 1.0
     passage = [c.passage_similarity if c.passage_similarity is not None else c.similarity for c in ranked]
     columns: dict[str, list[float]] = {
-        "rerank": [math.log(max(c.score, 1e-6)) for c in ranked],
-        "bm25": [math.log(c.hit.score / top + 1e-3) for c in ranked],
+        "rerank": [math.log(max(c.score, LOG_FLOOR)) for c in ranked],
+        "bm25": [math.log(c.hit.score / top + BM25_FLOOR) for c in ranked],
         "coverage": [c.coverage for c in ranked],
         "heading": [c.heading_coverage for c in ranked],
         "title": [c.title_precision for c in ranked],
