@@ -557,10 +557,15 @@ def _example_code(engine: Engine, c: Candidate) -> tuple[str, str] | None:
     return None
 
 
-def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate], named: list[str],
-            question_units: list[Unit]) -> str:
-    """The answer text: entity facts, then the best section quoted, then its example policy for a how-to."""
+def answer_parts(engine: Engine, question: str, query: Query, ranked: list[Candidate], named: list[str]) -> dict:
+    """What the answer says, as data each front end renders (`compose` as the CLI's text, the site as links):
+    {"declined": bool, "closest": id (declined) | None, "entities": [{"id", "answer"}], "section": {"id",
+    "title", "quote"} | None, "example": {"id", "section", "code"} | None, "lead": {"id", "title", "text"} |
+    None (no section and no entity: the best result's own words), "citations": [{"id", "title", "url"}]}."""
     terms = set(query.terms)
+    parts: dict = {"declined": False, "closest": None, "entities": [], "section": None, "example": None,
+                   "lead": None, "citations": []}
+    cited: list[tuple[str, str, str]] = []
     # Abstention: no candidate carries half of the question's words, weighted by rarity (the coverage the rerank
     # measured of its own text: a section's written questions are the KB's paraphrases, not what the docs say; counted
     # in, 4 more of the 70 unanswerable questions were answered). Why weighted: the word a question turns on is
@@ -569,39 +574,72 @@ def compose(engine: Engine, question: str, query: Query, ranked: list[Candidate]
     # (9); the blind batch 5 of 46 unanswerable ones then confirmed it: 36 -> 42 declined.
     best_cov = max((c.text_coverage for c in ranked), default=0.0)
     if not ranked or (not named and best_cov < MIN_COVERAGE):
-        closest = f" The closest match, \"{ranked[0].hit.title}\" ({ranked[0].hit.id} <{ranked[0].hit.url}>), " \
-                  f"covers too little of the question." if ranked else ""
-        return ("Nothing in the knowledge base answers this confidently." + closest
+        parts["declined"] = True
+        if ranked:
+            top = ranked[0].hit
+            parts["closest"] = top.id
+            cited.append((top.id, top.title, top.url))
+    else:
+        for ident in named[:ANSWER_ENTITIES]:
+            doc = next((c.hit for c in ranked if c.hit.id == ident), None)
+            if doc is not None and doc.data.get("answer"):
+                parts["entities"].append({"id": doc.id, "answer": doc.data["answer"]})
+                cited.append((doc.id, doc.title, doc.url))
+                cited.extend((s["id"], _title_of(engine, s["id"]), s["url"])
+                             for s in doc.data.get("sources", [])[:ANSWER_SOURCES])
+        section = next((c for c in ranked[:ANSWER_SECTION_DEPTH] if c.hit.kind == "section"), None)
+        if section is not None and not (named and ranked[0].hit.kind in ENTITY_KINDS and section is not ranked[0]
+                                        and section.score < ranked[0].score * SECTION_UNDER_ENTITY):
+            quote = " ".join(key_sentences(section.hit.body, terms))
+            if quote:
+                parts["section"] = {"id": section.hit.id, "title": section.hit.title, "quote": quote}
+                cited.append((section.hit.id, section.hit.title, section.hit.url))
+            if HOWTO.search(question):
+                example = _example_code(engine, section)
+                if example:
+                    parts["example"] = {"id": example[0], "section": section.hit.id, "code": example[1].strip()}
+                    cited.append((example[0], _title_of(engine, example[0]), section.hit.url))
+        elif not parts["entities"]:
+            top = ranked[0].hit
+            parts["lead"] = {"id": top.id, "title": top.title,
+                             "text": top.data.get("answer") or " ".join(key_sentences(top.body, terms))}
+            cited.append((top.id, top.title, top.url))
+    seen: dict[str, dict] = {}
+    for ident, title, url in cited:
+        seen.setdefault(ident, {"id": ident, "title": title, "url": url})
+    parts["citations"] = list(seen.values())
+    return parts
+
+
+def _title_of(engine: Engine, ident: str) -> str:
+    doc = engine.document(ident)
+    return doc.title if doc is not None else ident
+
+
+def compose(parts: dict) -> str:
+    """The answer as the CLI prints it: entity facts, then the best section quoted, then its example policy for a
+    how-to, then every source by id and URL (`answer_parts` decides what it says)."""
+    urls = {c["id"]: c["url"] for c in parts["citations"]}
+    if parts["declined"]:
+        closest = parts["closest"]
+        said = f" The closest match, \"{_cited_title(parts, closest)}\" ({closest} <{urls[closest]}>), " \
+               f"covers too little of the question." if closest else ""
+        return ("Nothing in the knowledge base answers this confidently." + said
                 + " Try other words, or `iamkb search` for plain full-text results.")
-    parts: list[str] = []
-    cited: list[tuple[str, str]] = []
-    for ident in named[:ANSWER_ENTITIES]:
-        doc = next((c.hit for c in ranked if c.hit.id == ident), None)
-        if doc is not None and doc.data.get("answer"):
-            parts.append(doc.data["answer"])
-            cited.append((doc.id, doc.url))
-            cited.extend((s["id"], s["url"]) for s in doc.data.get("sources", [])[:ANSWER_SOURCES])
-    section = next((c for c in ranked[:ANSWER_SECTION_DEPTH] if c.hit.kind == "section"), None)
-    if section is not None and not (named and ranked[0].hit.kind in ENTITY_KINDS and section is not ranked[0]
-                                    and section.score < ranked[0].score * SECTION_UNDER_ENTITY):
-        quote = " ".join(key_sentences(section.hit.body, terms))
-        if quote:
-            parts.append(f"From \"{section.hit.title}\" ({section.hit.url}): \"{quote}\"")
-            cited.append((section.hit.id, section.hit.url))
-        if HOWTO.search(question):
-            example = _example_code(engine, section)
-            if example:
-                parts.append(f"Example policy ({example[0]}):\n{example[1].strip()}")
-                cited.append((example[0], section.hit.url))
-    elif not parts:
-        top = ranked[0].hit
-        parts.append(f"{top.title}: {top.data.get('answer') or ' '.join(key_sentences(top.body, terms))}")
-        cited.append((top.id, top.url))
-    seen: dict[str, str] = {}
-    for ident, url in cited:
-        seen.setdefault(ident, url)
-    parts.append("Sources: " + "; ".join(f"{i} <{u}>" for i, u in seen.items()))
-    return "\n\n".join(parts)
+    text = [e["answer"] for e in parts["entities"]]
+    if parts["section"]:
+        s = parts["section"]
+        text.append(f"From \"{s['title']}\" ({urls[s['id']]}): \"{s['quote']}\"")
+    if parts["example"]:
+        text.append(f"Example policy ({parts['example']['id']}):\n{parts['example']['code']}")
+    if parts["lead"]:
+        text.append(f"{parts['lead']['title']}: {parts['lead']['text']}")
+    text.append("Sources: " + "; ".join(f"{c['id']} <{c['url']}>" for c in parts["citations"]))
+    return "\n\n".join(text)
+
+
+def _cited_title(parts: dict, ident: str) -> str:
+    return next(c["title"] for c in parts["citations"] if c["id"] == ident)
 
 
 def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGHTS, learned: bool = True) -> dict:
@@ -623,7 +661,8 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGH
     terms = set(query.terms)
     results = [{**c.hit.result(), "score": round(c.learned if c.learned is not None else c.score, 4),
                 "snippet": snippet(c, terms)} for c in ranked[:limit]]
-    return {"question": question, "answer": compose(engine, question, query, ranked, named, question_units),
+    parts = answer_parts(engine, question, query, ranked, named)
+    return {"question": question, "answer": compose(parts), "parts": parts, "citations": parts["citations"],
             "results": results, "ranking": "full" if weights.semantic and engine.semantic() is not None else "lexical"}
 
 
