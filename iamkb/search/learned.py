@@ -146,6 +146,8 @@ def rankers_from_json(data: dict[str, Any] | None) -> list[Ranker]:
 
 def apply(ranker: Ranker, ranked: list) -> list:
     """The candidates in the ranker's order (ties keep the rerank's order)."""
+    if not ranked:  # a question of question words only, on an index without vectors: nothing to order
+        return ranked
     rows = feature_rows(ranked, ranker.features)
     scores = ranker.scores(rows)
     order = sorted(range(len(ranked)), key=lambda i: (-scores[i], i))

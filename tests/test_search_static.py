@@ -1,0 +1,208 @@
+"""The site's in-page search engine (docs/javascripts/search/, run by node) against ask's lexical path in Python,
+over the real index: the same BM25F score for every posting, the same stems, analyses, sentences and spelling
+corrections, and for every question of kb/questions.yml the same results, snippets and answer parts. Plus the
+engine's own unit tests (tests/js/*.test.js, `node --test`) and the export's determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from iamkb import paths
+from iamkb.search import static
+from iamkb.search.answer import ask
+from iamkb.search.engine import Engine
+from iamkb.search.evaluate import load_questions
+
+ROOT = Path(__file__).resolve().parent.parent
+HARNESS = ROOT / "tests" / "js" / "harness.js"
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    folder = paths.index_dir()
+    if not (folder / "meta.json").exists():
+        pytest.fail(f"{folder} has no index: run `make index` (make test does it first)")
+    return static.lexical_engine(folder)
+
+
+@pytest.fixture(scope="module")
+def exported(engine: Engine, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("search") / "data.json"
+    path.write_text(static.to_json(static.export(engine)), encoding="utf-8")
+    return path
+
+
+class Node:
+    """The harness (tests/js/harness.js) over the exported data: one request per call."""
+
+    def __init__(self, data: Path) -> None:
+        self.proc = subprocess.Popen(["node", str(HARNESS), str(data)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, encoding="utf-8")
+
+    def __call__(self, op: str, **request):
+        self.proc.stdin.write(json.dumps({"op": op, **request}) + "\n")
+        self.proc.stdin.flush()
+        out = json.loads(self.proc.stdout.readline())
+        assert "error" not in out, out.get("error")
+        return out["result"]
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def js(require_node, exported: Path) -> Iterator[Node]:
+    node = Node(exported)
+    yield node
+    node.close()
+
+
+def test_every_posting_scores_as_whoosh_scores_it(engine: Engine, js: Node) -> None:
+    """The page sums whoosh.scoring.bm25 of the exported ingredients: bit for bit Whoosh's own scores."""
+    from whoosh.query import Term
+
+    reader = engine.searcher.reader()
+    for field in static.FIELDS:
+        want = []
+        for term in reader.field_terms(field):
+            m = Term(field, term).matcher(engine.searcher)
+            while m.is_active():
+                want.append(m.score())
+                m.next()
+        got = js("scores", field=field)
+        assert len(got) == len(want) == sum(reader.doc_frequency(field, t) for t in reader.field_terms(field))
+        assert got == want, f"{field}: {sum(a != b for a, b in zip(got, want))} scores differ"
+
+
+def test_the_stemmer_stems_the_whole_vocabulary_as_whoosh(engine: Engine, js: Node) -> None:
+    from whoosh.lang.porter import stem
+
+    words = list(engine.vocabulary)
+    got = js("stem", words=words)
+    diff = [(w, s, stem(w)) for w, s in zip(words, got, strict=True) if s != stem(w)]
+    assert not diff, f"{len(diff)} of {len(words)} words stem differently, e.g. {diff[:5]}"
+
+
+def test_every_document_analyzes_and_splits_into_sentences_the_same(engine: Engine, js: Node) -> None:
+    from iamkb.search.analysis import analyze, sentences
+
+    searcher = engine.searcher
+    stored = [searcher.stored_fields(d) for d in range(searcher.doc_count_all())]
+    texts = [s["title"] for s in stored] + [s.get("body", "") for s in stored] \
+        + [json.loads(s.get("data") or "{}").get("answer", "") for s in stored]
+    got = js("analyze", texts=texts)
+    diff = [t for t, g in zip(texts, got, strict=True) if g != list(analyze(t))]
+    assert not diff, f"{len(diff)} of {len(texts)} texts analyze differently, e.g. {diff[:2]}"
+    bodies = [s.get("body", "") for s in stored if s["kind"] == "section"]
+    got = js("sentences", texts=bodies)
+    diff = [t[:80] for t, g in zip(bodies, got, strict=True) if g != sentences(t)]
+    assert not diff, f"{len(diff)} of {len(bodies)} sections split differently, e.g. {diff[:2]}"
+
+
+def _misspellings(words: list[str], every: int) -> list[str]:
+    """A deletion, a swap of neighbours and a doubled letter in every `every`-th word of at least four letters:
+    typing slips, each one edit away (deterministic)."""
+    out = []
+    for i, w in enumerate(x for x in words if len(x) >= 4 and x.isalpha()):
+        if i % every:
+            continue
+        k = 1 + i % (len(w) - 2)
+        out += [w[:k] + w[k + 1:], w[:k] + w[k + 1] + w[k] + w[k + 2:], w[:k] + w[k] + w[k:]]
+    return out
+
+
+def test_spelling_corrections_are_rapidfuzz_s(engine: Engine, js: Node) -> None:
+    """Engine.correct (rapidfuzz's OSA distance, its extract's order and limit, then the rules) on slips of
+    the vocabulary's own words and on every word of the question set."""
+    from iamkb.search.analysis import compounds
+
+    typed = {w.lower() for q in load_questions() for w in compounds(q.q) if w.isalpha()}
+    words = _misspellings(list(engine.vocabulary), 13) + sorted(typed)
+    got = js("correct", words=words)
+    want = [engine.correct(w) for w in words]
+    diff = [(w, g, p) for w, g, p in zip(words, got, want, strict=True) if g != p]
+    assert sum(1 for p in want if p) > len(words) // 4  # the slips do get corrected: the test compares something
+    assert not diff, f"{len(diff)} of {len(words)} corrections differ (word, page, Python): {diff[:5]}"
+
+
+def _why(python: dict, page: dict, rank: int) -> str:
+    """Where two rankings part, and whether it is a tie broken differently (equal scores) or a score that differs."""
+    a, b = python["results"], page["results"]
+    i = next((k for k in range(min(len(a), len(b))) if a[k]["id"] != b[k]["id"]), min(len(a), len(b)))
+    if i >= min(len(a), len(b)):
+        return f"rank {i + 1}: one list is shorter ({len(a)} against {len(b)})"
+    pa = {r["id"]: r["score"] for r in a}
+    pb = {r["id"]: r["score"] for r in b}
+    x, y = a[i]["id"], b[i]["id"]
+    tie = pa.get(x) == pa.get(y) or pb.get(x) == pb.get(y)
+    return (f"rank {i + 1}: Python {x} ({pa.get(x)}), page {y} ({pb.get(y)}): "
+            + ("a tie broken differently" if tie else "the scores differ"))
+
+
+def test_every_question_ranks_and_answers_the_same_in_the_page(engine: Engine, js: Node) -> None:
+    """The differential test: each question of kb/questions.yml through ask's lexical path in Python and
+    through the page's engine: the same top 3 (the requirement), and in fact the same ten results with the
+    same scores and snippets, and the same answer parts and citations."""
+    questions = [q.q for q in load_questions()]
+    page = js("ask", questions=questions, limit=10)
+    top3, rest = [], []
+    for q, got in zip(questions, page, strict=True):
+        want = ask(engine, q)
+        if [r["id"] for r in want["results"][:3]] != [r["id"] for r in got["results"][:3]]:
+            top3.append(f"{q!r}: {_why(want, got, 3)}")
+            continue
+        shown = [{k: r[k] for k in ("id", "kind", "title", "url", "score", "snippet")} for r in got["results"]]
+        parts = {**got["parts"], "citations": [{k: c[k] for k in ("id", "title", "url")}
+                                               for c in got["parts"]["citations"]]}
+        if shown != want["results"]:
+            rest.append(f"{q!r}: results differ below the top 3 or in score or snippet ({_why(want, got, 10)})")
+        elif parts != want["parts"]:
+            rest.append(f"{q!r}: answer parts differ")
+    assert not top3, f"{len(top3)} of {len(questions)} questions rank differently in the top 3:\n" + "\n".join(top3)
+    assert not rest, f"{len(rest)} questions differ:\n" + "\n".join(rest[:10])
+
+
+def test_the_engine_s_own_tests_pass(require_node, exported: Path) -> None:
+    """tests/js/*.test.js (`node --test`): the regex translation, the stemmer and OSA on known cases, and the
+    engine's behaviour on the exported data."""
+    proc = subprocess.run(["node", "--test", *sorted(str(p) for p in (ROOT / "tests" / "js").glob("*.test.js"))],
+                          capture_output=True, text=True, env={**os.environ, "IAMKB_SEARCH_DATA": str(exported)},
+                          cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "# fail 0" in proc.stdout and "# pass 0" not in proc.stdout
+
+
+def test_the_export_is_deterministic(engine: Engine, exported: Path) -> None:
+    again = static.to_json(static.export(engine))
+    assert again == exported.read_text(encoding="utf-8")
+    data = json.loads(again)
+    assert len(data["docs"]["id"]) == engine.searcher.doc_count_all()
+    assert data["ranker"]["features"] == list(engine.ranker().features)
+    script = static.script(data)
+    assert script.startswith(f"window.{static.GLOBAL}=JSON.parse(") and script.endswith(");\n")
+    assert json.loads(json.loads(script[len(f"window.{static.GLOBAL}=JSON.parse("):-3])) == data
+
+
+@pytest.mark.slow
+def test_a_fresh_lexical_index_exports_what_the_built_index_does(engine: Engine, exported: Path, tmp_path) -> None:
+    """The site build exports from kb/index when it is current, else from a lexical index it builds: both must
+    give the page the same data."""
+    from iamkb.search.build import build_index
+
+    build_index(target=tmp_path / "index", vectors=False)
+    fresh = static.to_json(static.export(static.lexical_engine(tmp_path / "index")))
+    assert fresh == exported.read_text(encoding="utf-8")
+
+
+def test_a_question_of_question_words_only_is_declined_without_vectors(engine: Engine) -> None:
+    """No term to retrieve on and no vectors to find neighbours with: no candidates, and the learned ranker
+    has nothing to order (it raised on the empty list)."""
+    out = ask(engine, "how do I")
+    assert out["results"] == [] and out["parts"]["declined"] and out["parts"]["closest"] is None
