@@ -31,12 +31,14 @@ test("patterns outside the supported subset throw instead of matching differentl
 
 test("Porter stemmer: the algorithm's own examples, and Whoosh's quirks", () => {
   const cases = { caresses: "caress", ponies: "poni", cats: "cat", feed: "feed", agreed: "agre",
-    plastered: "plaster", motoring: "motor", conflated: "conflat", hopping: "hop", happy: "happi",
+    plastered: "plaster", motoring: "motor", happy: "happi", filing: "file",
     relational: "relat", generalization: "gener", adjustment: "adjust", fundamentally: "fundament",
     policies: "polici", deleting: "delet", scaling: "scale", yield: "yield", at: "at" };
   for (const [word, stem] of Object.entries(cases)) assert.equal(A.stem(word), stem, word);
-  // whoosh applies `(at|bl|iz)$` with re.match: "conflat" keeps no "e" (the published algorithm adds one)
+  // whoosh applies `(at|bl|iz)$` and `([^aeiouylsz])\1$` with re.match, so they only match two-letter stems:
+  // "conflated" keeps no "e" and "hopping" its double "p" (the published algorithm gives "conflate", "hop")
   assert.equal(A.stem("conflated"), "conflat");
+  assert.equal(A.stem("hopping"), "hopp");
 });
 
 test("OSA distance counts a swap of neighbours as one edit and stops past the cutoff", () => {
