@@ -103,24 +103,12 @@ class App:
 
     # ------------------------------------------------------------------------------------------ API
 
-    def site_url(self, entity_id: str) -> str | None:
+    def _with_links(self, result: dict) -> dict:
+        """site_url on each result and citation: its page in the served site, as an absolute path (the site is
+        served at the root)."""
         from iamkb.site import urls
 
-        site = self.site_links
-        path = site.entity_path(entity_id) if site else None
-        if path is None:
-            return None
-        anchor = ""
-        if "#" in entity_id and not entity_id.startswith(("example:", "action:", "condition_key:")):
-            anchor = "#" + entity_id.partition("#")[2]
-        return "/" + urls.url_of(path) + anchor
-
-    def _with_links(self, result: dict) -> dict:
-        for r in result.get("results", []):
-            url = self.site_url(str(r.get("id", "")))
-            if url:
-                r["site_url"] = url
-        return result
+        return urls.with_site_urls(result, self.site_links.site_url, "/") if self.site_links else result
 
     def search(self, params: dict[str, Any]) -> dict:
         from iamkb import search

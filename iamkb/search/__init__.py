@@ -153,6 +153,17 @@ def _answers(questions: list[str], jobs: int) -> Iterator[dict[str, Any]]:
         yield from pool.imap(ask, questions, chunksize=4)
 
 
+def _site_links():
+    """id -> its page in the site built from the KB (root-relative), for ask's JSON; None without a built KB."""
+    from iamkb.site.data import load_site_data
+    from iamkb.site.pages import Site
+
+    try:
+        return Site(load_site_data()).site_url
+    except InputError:
+        return None
+
+
 def run_ask(args: argparse.Namespace) -> int:
     if args.file and args.question:
         raise InputError("give a question or --file, not both", where="iamkb ask")
@@ -164,8 +175,13 @@ def run_ask(args: argparse.Namespace) -> int:
 
         engine()  # a missing or broken index fails here, in one line, before any worker starts
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
+    site_url_of = _site_links() if args.json else None
     for q, out in zip(questions, _answers(questions, jobs), strict=True):
         if args.json:
+            if site_url_of is not None:
+                from iamkb.site.urls import with_site_urls
+
+                with_site_urls(out, site_url_of)
             print(json.dumps(out, ensure_ascii=False), flush=False)
         else:
             print(f"Q: {q}\n\n{out['answer']}\n")

@@ -134,6 +134,10 @@ class Site:
         page_id = entity_id.partition("#")[0]
         return urls.topic_path(page_id) if page_id in self.topic_ids else None
 
+    def site_url(self, entity_id: str) -> str | None:
+        """The id's page in the built site, root-relative (urls.site_url)."""
+        return urls.site_url(entity_id, self.entity_path)
+
     def link(self, from_doc: str, entity_id: str) -> str | None:
         """A relative Markdown link target from one page to an entity (a section keeps its anchor)."""
         path = self.entity_path(entity_id)

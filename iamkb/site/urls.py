@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -79,3 +79,28 @@ def relative(from_doc: str, to_doc: str, anchor: str | None = None) -> str:
     """A Markdown link from one docs/ page to another (MkDocs resolves and checks .md links)."""
     rel = posixpath.relpath(to_doc, posixpath.dirname(from_doc) or ".")
     return f"{rel}#{anchor}" if anchor else rel
+
+
+def site_url(entity_id: str, path_of: Callable[[str], str | None]) -> str | None:
+    """The page of a KB id in the built site, relative to the site root ("autoscaling/page/#anchor",
+    "reference/actions/autoscaling/DeletePolicy/"), or None when the site has no page for it. `path_of` is the
+    site's id -> docs path (`Site.entity_path`). A section keeps its anchor; an example, an action or a
+    condition key has a page of its own. The API (iamkb serve), ask's JSON and the in-page engine's data all
+    link through this one function."""
+    path = path_of(entity_id)
+    if path is None:
+        return None
+    anchor = ""
+    if "#" in entity_id and not entity_id.startswith(("example:", "action:", "condition_key:")):
+        anchor = "#" + entity_id.partition("#")[2]
+    return url_of(path) + anchor
+
+
+def with_site_urls(result: dict, site_url_of: Callable[[str], str | None], prefix: str = "") -> dict:
+    """Ask's or search's JSON with `site_url` (`prefix` + the page, root-relative) on each result and citation
+    the site has a page for. Changes `result` and returns it."""
+    for item in [*result.get("results", []), *result.get("citations", [])]:
+        url = site_url_of(str(item.get("id", "")))
+        if url is not None:
+            item["site_url"] = prefix + url
+    return result
