@@ -33,6 +33,7 @@ MAX_BODY = 256 * 1024  # a policy document is at most 6,144 characters in IAM; s
 MAX_QUERY = 1000  # characters of a question or search query
 MAX_URL = 4096
 API_VERSION = "1"
+API_HEADER = "X-Iamkb-Api"  # on every static file: a page served with it has the API beside it
 
 
 class ApiError(Exception):
@@ -413,6 +414,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header(API_HEADER, API_VERSION)  # the site's pages ask /api/ when they see it (search/box.js)
         self.end_headers()
         if not head:
             self.wfile.write(data)

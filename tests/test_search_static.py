@@ -78,7 +78,7 @@ def test_every_posting_scores_as_whoosh_scores_it(engine: Engine, js: Node) -> N
                 m.next()
         got = js("scores", field=field)
         assert len(got) == len(want) == sum(reader.doc_frequency(field, t) for t in reader.field_terms(field))
-        assert got == want, f"{field}: {sum(a != b for a, b in zip(got, want))} scores differ"
+        assert got == want, f"{field}: {sum(a != b for a, b in zip(got, want, strict=True))} scores differ"
 
 
 def test_the_stemmer_stems_the_whole_vocabulary_as_whoosh(engine: Engine, js: Node) -> None:

@@ -663,7 +663,7 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights = WEIGH
                 "snippet": snippet(c, terms)} for c in ranked[:limit]]
     parts = answer_parts(engine, question, query, ranked, named)
     return {"question": question, "answer": compose(parts), "parts": parts, "citations": parts["citations"],
-            "results": results, "ranking": "full" if weights.semantic and engine.semantic() is not None else "lexical"}
+            "corrections": dict(query.corrections), "results": results, "ranking": "full" if weights.semantic and engine.semantic() is not None else "lexical"}
 
 
 __all__ = ["ask"]

@@ -104,7 +104,17 @@ def site_inputs(root: Path = paths.ROOT) -> dict[str, str]:
         "code": digest([item for pattern in CODE for item in tree(code, pattern)]),
         "packages": versions(PACKAGES),
         "node_modules": playground.package_versions(),  # the playground's engine and editor (npm)
+        "search": combine(_search_inputs()),  # the in-page search's data (iamkb.site.search)
     }
+
+
+def _search_inputs() -> dict[str, str]:
+    """What the search data is exported from: what the index is built from (the KB, synonyms, ranker, section
+    questions, the search code and packages)."""
+    from iamkb.search.build import index_inputs
+
+    kb = paths.kb_dir()
+    return index_inputs(paths.build_dir(), kb / "synonyms.yml", kb / "ranker.json", kb / "section_questions.yml")
 
 
 def fingerprint(root: Path = paths.ROOT, inputs: dict[str, str] | None = None) -> str:

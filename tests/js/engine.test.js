@@ -26,7 +26,7 @@ test("results are the DESIGN.md shape, best first, at most the limit", { skip },
 
 test("a misspelt IAM name is corrected, named, and its entity answers", { skip }, () => {
   const out = engine.ask("CreateAutoScalingGrop access level");
-  assert.deepEqual(out.corrections, [["createautoscalinggrop", "createautoscalinggroup"]]);
+  assert.deepEqual(out.corrections, { createautoscalinggrop: "createautoscalinggroup" });
   assert.equal(out.named[0], "action:autoscaling:CreateAutoScalingGroup");
   assert.equal(out.results[0].id, "action:autoscaling:CreateAutoScalingGroup");
   assert.equal(out.parts.entities[0].id, out.results[0].id);

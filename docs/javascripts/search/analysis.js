@@ -329,32 +329,39 @@
   // --- spelling -----------------------------------------------------------------------------------------------
 
   // Optimal string alignment distance (rapidfuzz.distance.OSA): edits, with a swap of two neighbours as one.
-  // Over code points; `cutoff + 1` as soon as the distance must exceed `cutoff`.
+  // Over code points (arrays); `cutoff + 1` for any distance above `cutoff`. Only the band of cells within
+  // `cutoff` of the diagonal is computed: a cell outside it is above `cutoff` (it is at least |i - j|), and one
+  // computed from such a cell is too, so every distance up to `cutoff` comes out exact.
   function osa(a, b, cutoff) {
     var n = a.length;
     var m = b.length;
     if (Math.abs(n - m) > cutoff) return cutoff + 1;
-    var prev2 = new Array(m + 1);
-    var prev = new Array(m + 1);
-    var cur = new Array(m + 1);
-    for (var j = 0; j <= m; j++) prev[j] = j;
+    var INF = cutoff + 1;
+    var prev2 = new Array(m + 2).fill(INF);
+    var prev = new Array(m + 2).fill(INF);
+    var cur = new Array(m + 2).fill(INF);
+    for (var j = 0; j <= Math.min(m, cutoff); j++) prev[j] = j;
     for (var i = 1; i <= n; i++) {
-      cur[0] = i;
-      var rowMin = i;
-      for (j = 1; j <= m; j++) {
+      var lo = Math.max(1, i - cutoff);
+      var hi = Math.min(m, i + cutoff);
+      cur[lo - 1] = lo === 1 ? (i <= cutoff ? i : INF) : INF;
+      var rowMin = cur[lo - 1];
+      for (j = lo; j <= hi; j++) {
         var cost = a[i - 1] === b[j - 1] ? 0 : 1;
         var d = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost);
-        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, prev2[j - 2] + 1);
+        if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1] && prev2[j - 2] + 1 < d) d = prev2[j - 2] + 1;
+        if (d > INF) d = INF;
         cur[j] = d;
         if (d < rowMin) rowMin = d;
       }
-      if (rowMin > cutoff) return cutoff + 1;  // a row's least value never falls in the rows below it
+      cur[hi + 1] = INF;
+      if (rowMin > cutoff) return INF;  // a row's least value never falls in the rows below it
       var t = prev2;
       prev2 = prev;
       prev = cur;
       cur = t;
     }
-    return prev[m] > cutoff ? cutoff + 1 : prev[m];
+    return prev[m] > cutoff ? INF : prev[m];
   }
 
   return {

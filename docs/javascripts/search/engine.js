@@ -70,7 +70,9 @@
     this.vocab = data.vocabulary.words;
     this.vocabDf = new Map();
     for (i = 0; i < this.vocab.length; i++) this.vocabDf.set(this.vocab[i], data.vocabulary.df[i]);
-    this.vocabCps = null;  // code points of each vocabulary word, made on the first correction
+    this.vocabCps = null;  // code points of each vocabulary word, and the words by length: made on the first
+    this.vocabByLength = null;  // correction
+    this.corrected = new Map();
     this.synonyms = new Map(data.synonyms);
     this.synRe = data.synonym_regex ? A.pyRegExp(data.synonym_regex, "g") : null;
     this.entities = new Map(Object.entries(data.entities));
@@ -118,7 +120,7 @@
     }
     var bm = this.data.bm25;
     return { name: name, index: index, docs: docs, tf: p.tf, length: p.length, idf: bm.idf[name],
-      b: bm.b[name], avgfl: bm.avgfl[name], scores: new Map(), holders: new Map() };
+      b: bm.b[name], avgfl: bm.avgfl[name], scores: new Map() };
   };
 
   Engine.prototype.docFrequency = function (field, term) {
@@ -157,15 +159,17 @@
     return out;
   };
 
-  Engine.prototype.holders = function (field, term) {
-    var f = this.fields[field];
-    var hit = f.holders.get(term);
-    if (!hit) {
-      hit = new Set(this.postings(field, term).docs);
-      f.holders.set(term, hit);
+  function holds(docs, d) {  // binary search in a term's docnums (ascending)
+    var lo = 0;
+    var hi = docs.length - 1;
+    while (lo <= hi) {
+      var mid = (lo + hi) >> 1;
+      if (docs[mid] === d) return true;
+      if (docs[mid] < d) lo = mid + 1;
+      else hi = mid - 1;
     }
-    return hit;
-  };
+    return false;
+  }
 
   Engine.prototype.idf = function (term) {
     var v = this.idfTerms.get(term);
@@ -192,17 +196,37 @@
 
   // Engine.correct: the nearest vocabulary word within the edits allowed, as rapidfuzz's extract finds them
   // (best distance first, ties in the vocabulary's order, the first `correction_candidates`), then the rules.
+  // Memoized; only the vocabulary words whose length is within the edits allowed are compared.
   Engine.prototype.correct = function (word) {
+    if (this.corrected.has(word)) return this.corrected.get(word);
+    var fixed = this._correct(word);
+    this.corrected.set(word, fixed);
+    return fixed;
+  };
+
+  Engine.prototype._correct = function (word) {
     var q = this.c.query;
     var w = Array.from(word);
     if (w.length < q.min_correct_len) return null;
     var short = w.length <= q.short_word_len;
     var cutoff = short ? q.max_edits_short : q.max_edits;
-    if (!this.vocabCps) this.vocabCps = this.vocab.map(function (v) { return Array.from(v); });
+    if (!this.vocabByLength) {
+      var byLength = [];
+      this.vocabCps = this.vocab.map(function (v, i) {
+        var cps = Array.from(v);
+        (byLength[cps.length] = byLength[cps.length] || []).push(i);
+        return cps;
+      });
+      this.vocabByLength = byLength;
+    }
     var found = [];
-    for (var i = 0; i < this.vocab.length; i++) {
-      var d = A.osa(w, this.vocabCps[i], cutoff);
-      if (d <= cutoff) found.push([this.vocab[i], d, i]);
+    for (var len = Math.max(0, w.length - cutoff); len <= w.length + cutoff; len++) {
+      var bucket = this.vocabByLength[len] || [];
+      for (var k = 0; k < bucket.length; k++) {
+        var i = bucket[k];
+        var d = A.osa(w, this.vocabCps[i], cutoff);
+        if (d <= cutoff) found.push([this.vocab[i], d, i]);
+      }
     }
     found.sort(function (a, b) { return a[1] - b[1] || a[2] - b[2]; });
     found = found.slice(0, q.correction_candidates);
@@ -516,13 +540,16 @@
 
   // Engine.term_docs
   Engine.prototype.termDocs = function (terms, fields, docnums) {
-    var wanted = setOf(docnums);
+    var wanted = Array.from(setOf(docnums));
     var out = new Map();
     var self = this;
     terms.forEach(function (term) {
       var s = new Set();
       fields.forEach(function (f) {
-        self.holders(f, term).forEach(function (d) { if (wanted.has(d)) s.add(d); });
+        var r = self.fields[f].index.get(term);
+        if (!r) return;
+        var docs = self.fields[f].docs.subarray(r[0], r[1]);
+        wanted.forEach(function (d) { if (holds(docs, d)) s.add(d); });
       });
       out.set(term, s);
     });
@@ -938,7 +965,7 @@
     var parts = this.answerParts(question, query, ranked, named);
     parts.citations.forEach(function (c) { c.site_url = self.siteUrl(c.id); });
     return { question: question, results: results, parts: parts, citations: parts.citations,
-      corrections: Array.from(query.corrections.entries()), named: named, ranking: "lexical (in the page)" };
+      corrections: Object.fromEntries(query.corrections), named: named, ranking: "lexical" };
   };
 
   return { Engine: Engine, FORMAT: FORMAT, coverage: coverage };
