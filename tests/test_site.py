@@ -125,11 +125,40 @@ def test_footer_names_the_source_commits(kb: Site, site: Path) -> None:
     assert "CC BY-SA 4.0" in text and "MIT-0" in text
 
 
-def test_generated_pages_carry_search_keywords(site: Path) -> None:
-    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
-    by_location = {d["location"]: d for d in index["docs"]}
-    action = by_location["reference/actions/autoscaling/DeletePolicy/"]
-    assert "delete policy" in action["tags"]
+def _script_data(path: Path, name: str):
+    """The JSON a generated search script (`window.<name>=JSON.parse("...");`) carries."""
+    text = path.read_text(encoding="utf-8")
+    prefix = f"window.{name}=JSON.parse("
+    assert text.startswith(prefix) and text.endswith(");\n"), path
+    return json.loads(json.loads(text[len(prefix):-3]))
+
+
+def test_the_site_ships_its_own_search_data_linking_to_its_own_pages(kb: Site, site: Path) -> None:
+    """The in-page engine's data (iamkb.site.search) holds every document of the index, each linked to its page
+    here when the site has one (and the page and its anchor exist); Material's search index is gone."""
+    from iamkb.site import search
+
+    assert not (site / "search" / "search_index.json").exists()
+    data = _script_data(site / search.DATA, "iamkbSearchData")
+    docs = data["docs"]
+    d = kb.data
+    expected = len(d.sections) + sum(1 for e in d.examples if e["section"] in d.sections) + len(d.actions) \
+        + len(d.condition_keys) + len(d.resource_types) + len(d.managed_policies)
+    assert len(set(docs["id"])) == len(docs["kind"]) == expected
+    linked = [(i, u) for i, u in zip(docs["id"], docs["site"], strict=True) if u]
+    assert {i for i, u in zip(docs["id"], docs["site"], strict=True) if not u} \
+        == {i for i in docs["id"] if kb.entity_path(i) is None}
+    for ident, url in linked:
+        page, _, anchor = url.partition("#")
+        html = (site / page / "index.html").read_text(encoding="utf-8") if (site / page / "index.html").exists() else ""
+        assert html, f"{ident}: {url} is no page of the site"
+        assert not anchor or f'id="{anchor}"' in html, f"{ident}: no anchor #{anchor} in {page}"
+    cards = _script_data(site / search.CARDS, search.CARDS_GLOBAL)
+    assert set(cards) == {r["id"] for r in kb.data.actions + kb.data.condition_keys + kb.data.resource_types
+                          + kb.data.managed_policies}
+    create = cards["action:autoscaling:CreateAutoScalingGroup"]
+    rules = kb.data.call_rules["operations"]["autoscaling:CreateAutoScalingGroup"]["rules"]
+    assert [n["label"] for n in create["needs"]] == list(dict.fromkeys(r["action"] for r in rules))
 
 
 def test_glossary_and_reading_path_ids_are_checked(kb: Site) -> None:

@@ -30,7 +30,8 @@ from iamkb.serve import make_server
 from iamkb.site import build as site_build
 
 ROOT = Path(__file__).resolve().parent.parent
-KB_INPUTS = ("glossary.yml", "reading_path.yml", "exercises.yml", "managed_policies.json")
+KB_INPUTS = ("glossary.yml", "reading_path.yml", "exercises.yml", "managed_policies.json",  # the pages
+             "synonyms.yml", "ranker.json", "section_questions.yml")  # the in-page search's data
 
 
 def run_site(site: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -143,7 +144,7 @@ def test_a_failed_build_exits_2_with_one_line_and_leaves_the_site_as_it_was(buil
     target, before = os.readlink(site), digest(site)
     proc = run_site(site, env={"IAMKB_KB": str(kb), "IAMKB_BUILD": str(kb / "build")})
     assert proc.returncode == 2
-    assert proc.stdout == f"building {site} (changed: kb/build) ...\n"
+    assert proc.stdout == f"building {site} (changed: kb/build, search) ...\n"  # the search data reads kb/build too
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith("iamkb: error: mkdocs build: ") and "pages.json: malformed JSON" in proc.stderr
     assert os.readlink(site) == target and digest(site) == before
@@ -162,7 +163,7 @@ def test_a_changed_input_rebuilds_while_the_server_keeps_serving(built, kb_build
     glossary["terms"][0]["definition"] += " " + marker
     (kb / "glossary.yml").write_text(yaml.safe_dump(glossary, sort_keys=False), encoding="utf-8")
 
-    with served_while_read(site, ("", "glossary/", "search/search_index.json")) as (base, responses):
+    with served_while_read(site, ("", "glossary/", "search/iamkb-data.js")) as (base, responses):
         proc = run_site(site, "--json", env={"IAMKB_KB": str(kb), "IAMKB_BUILD": str(kb / "build")})
         with urllib.request.urlopen(base + "glossary/", timeout=10) as resp:
             served = resp.read().decode("utf-8")
@@ -284,10 +285,11 @@ def test_each_input_changes_its_own_part_of_the_hash(tmp_path: Path, monkeypatch
     root, kb = tmp_path / "root", tmp_path / "kb"
     (root / "docs" / "overrides").mkdir(parents=True)
     (kb / "build").mkdir(parents=True)
-    files = {root / "mkdocs.yml": "mkdocs.yml", root / "docs" / "index.md": "docs",
-             root / "docs" / "overrides" / "main.html": "docs", kb / "build" / "pages.json": "kb/build",
-             kb / "glossary.yml": "kb/*.yml", kb / "reading_path.yml": "kb/*.yml", kb / "exercises.yml": "kb/*.yml",
-             kb / "managed_policies.json": "kb/managed_policies.json"}
+    files = {root / "mkdocs.yml": ["mkdocs.yml"], root / "docs" / "index.md": ["docs"],
+             root / "docs" / "overrides" / "main.html": ["docs"], kb / "build" / "pages.json": ["kb/build", "search"],
+             kb / "glossary.yml": ["kb/*.yml"], kb / "reading_path.yml": ["kb/*.yml"],
+             kb / "exercises.yml": ["kb/*.yml"], kb / "managed_policies.json": ["kb/managed_policies.json"],
+             kb / "synonyms.yml": ["search"], kb / "ranker.json": ["search"], kb / "section_questions.yml": ["search"]}
     for path in files:
         path.write_text("x")
     monkeypatch.setenv("IAMKB_KB", str(kb))
@@ -296,7 +298,7 @@ def test_each_input_changes_its_own_part_of_the_hash(tmp_path: Path, monkeypatch
     for path, group in files.items():
         path.write_text("y")
         after = site_build.site_inputs(root)
-        assert [k for k in before if before[k] != after[k]] == [group], path
+        assert [k for k in before if before[k] != after[k]] == group, path
         path.write_text("x")
     (kb / "build" / "notes.txt").write_text("not read by the site")
     assert site_build.site_inputs(root) == before

@@ -1,78 +1,258 @@
-// The Ask box: asks `iamkb serve`'s /api/ask and lists the answer's sections. Opened as static files (or
-// served by anything else) there is no API, so it explains how to ask from the command line instead.
+// The Ask page: a question in, the answer as the docs give it: the entity a question names as a card (its
+// access level, resource types, condition keys, what else the call needs, the managed policies that grant it),
+// the section that answers it quoted with a link to its page here, a how-to's example policy, the sources, and
+// the other results. The answer comes from whichever engine the header box uses (javascripts/search/box.js):
+// iamkb serve's full ranking when the page is served by it, else iamkb's lexical ranking computed in the page,
+// on any static host or from disk. Everything is built as DOM nodes: no markup from the answer is interpreted.
 (function () {
   "use strict";
 
-  var el = window.iamkbApi.el;  // docs/javascripts/api.js
+  var S = function () { return window.iamkbSearch; };  // javascripts/search/box.js
+  var cards = null;
 
-  function cliHelp(box, question) {
-    box.replaceChildren();
-    var note = el("div", "admonition info");
-    note.appendChild(el("p", "admonition-title", "Ask needs the iamkb server"));
-    note.appendChild(el("p", "", "This page is not served by `iamkb serve`, so there is no API to ask. " +
-      "Run the same question from the command line, or start the server and open this page from it:"));
-    var pre = el("pre");
-    pre.appendChild(el("code", "", "iamkb ask \"" + (question || "how do I stop people deleting scaling policies?") +
-      "\"\niamkb serve --port 8000   # then open http://127.0.0.1:8000/ask/"));
-    note.appendChild(pre);
-    box.appendChild(note);
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
   }
 
-  // While `iamkb serve` is still making the index's sentence vectors, ask answers with the lexical ranking
-  // and says so (data.ranking "lexical", data.index.vectors "building"): tell the reader why and for how long.
-  function rankingNote(data) {
-    if (data.ranking !== "lexical") return null;
-    var building = data.index && data.index.vectors === "building";
-    var text = building
-      ? "Answered by the lexical ranking: the server is still building the semantic index (" +
-        (data.index.embedded || 0) + " of " + (data.index.total || "?") + " texts). Ask again in a few " +
-        "minutes for the full ranking."
-      : "Answered by the lexical ranking: this index has no semantic vectors (run `iamkb index`).";
-    return el("p", "iamkb-ranking-note", text);
-  }
-
-  function render(box, data) {
-    box.replaceChildren();
-    var note = rankingNote(data);
-    if (note) box.appendChild(note);
-    if (data.answer) box.appendChild(el("p", "iamkb-answer", data.answer));
-    if (data.hint) {
-      var hint = el("p", "iamkb-hint", data.hint.message + " ");
-      var link = el("a", "", "Check the call");
-      link.href = "/" + data.hint.url;
-      hint.appendChild(link);
-      box.appendChild(hint);
+  function link(text, url, cls) {
+    var a = el("a", cls || "", text);
+    a.href = S().fromRoot(url);
+    if (/^[a-z]+:/i.test(url)) {
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.title = "AWS documentation (this site has no page for it)";
     }
-    var list = el("ol", "iamkb-results");
-    (data.results || []).forEach(function (r) {
-      var item = el("li");
-      var link = el("a", "", r.title || r.id);
-      link.href = r.site_url || r.url || "#";
-      item.appendChild(link);
-      item.appendChild(el("span", "iamkb-result-kind", " " + (r.kind || "")));
-      if (r.snippet) item.appendChild(el("div", "iamkb-snippet", r.snippet));
-      list.appendChild(item);
+    return a;
+  }
+
+  function loadCards() {
+    if (!cards) {
+      cards = new Promise(function (resolve) {
+        var s = document.createElement("script");
+        s.src = S().fromRoot("search/iamkb-cards.js");
+        s.onload = function () { resolve(window.iamkbSearchCards || {}); };
+        s.onerror = function () { resolve({}); };
+        document.head.appendChild(s);
+      });
+    }
+    return cards;
+  }
+
+  // A snippet (escaped text, matched words in <mark>) as nodes.
+  function snippetNodes(snippet) {
+    var frag = document.createDocumentFragment();
+    String(snippet || "").split(/(<mark>|<\/mark>)/).reduce(function (marked, piece) {
+      if (piece === "<mark>") return true;
+      if (piece === "</mark>") return false;
+      if (!piece) return marked;
+      var text = piece.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+      frag.appendChild(marked ? el("mark", "", text) : document.createTextNode(text));
+      return marked;
+    }, false);
+    return frag;
+  }
+
+  // JSON as Material colours it (the Pygments classes of the site's own code blocks).
+  function highlightJson(code) {
+    var pre = el("pre");
+    var out = el("code");
+    var re = /("(?:[^"\\]|\\.)*")(\s*:)?|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|\b(true|false|null)\b|([{}\[\],:])|(\s+)|(.)/g;
+    var m;
+    while ((m = re.exec(code)) !== null) {
+      if (m[1]) {
+        out.appendChild(el("span", m[2] ? "nt" : "s2", m[1]));
+        if (m[2]) out.appendChild(el("span", "p", m[2]));
+      } else if (m[3]) out.appendChild(el("span", "mi", m[3]));
+      else if (m[4]) out.appendChild(el("span", "kc", m[4]));
+      else if (m[5]) out.appendChild(el("span", "p", m[5]));
+      else out.appendChild(document.createTextNode(m[0]));
+    }
+    pre.appendChild(out);
+    var box = el("div", "language-json highlight");
+    box.appendChild(pre);
+    return box;
+  }
+
+  function citationUrl(out, id) {
+    var c = (out.citations || []).find(function (x) { return x.id === id; });
+    return c ? (c.site_url || c.url) : "";
+  }
+
+  function linkList(items, empty) {
+    var span = el("span");
+    if (!items || !items.length) {
+      span.textContent = empty || "none";
+      return span;
+    }
+    items.forEach(function (item, i) {
+      if (i) span.appendChild(document.createTextNode(", "));
+      span.appendChild(item.site_url ? link(item.label, item.site_url) : el("code", "", item.label));
+      if (item.required !== undefined) span.appendChild(document.createTextNode(item.required ? " (required)" : " (optional)"));
+      if (item.when && item.when.length) span.appendChild(document.createTextNode(" when " + item.when.join("; or when ")));
     });
-    if (!list.children.length) box.appendChild(el("p", "", "No answer found in the knowledge base."));
-    else box.appendChild(list);
+    return span;
+  }
+
+  function row(dl, term, value) {
+    dl.appendChild(el("dt", "", term));
+    var dd = el("dd");
+    dd.appendChild(typeof value === "string" ? document.createTextNode(value) : value);
+    dl.appendChild(dd);
+  }
+
+  function entityCard(entity, title, url, card) {
+    var kind = entity.id.split(":")[0];
+    var box = el("section", "iamkb-answer-card");
+    box.setAttribute("aria-label", S().kindLabel(kind) + " " + title);
+    var h = el("h3");
+    h.appendChild(url ? link(title, url) : document.createTextNode(title));
+    h.appendChild(el("span", "iamkb-search__kind", S().kindLabel(kind)));
+    box.appendChild(h);
+    var dl = el("dl");
+    if (!card) {
+      box.appendChild(el("p", "", entity.answer));
+      return box;
+    }
+    if (kind === "action") {
+      row(dl, "Access level", card.access_level);
+      row(dl, "Resource types", linkList(card.resource_types, "none (the policy's Resource must be \"*\")"));
+      row(dl, "Condition keys", linkList(card.condition_keys));
+      if (card.needs) row(dl, "The call also needs", linkList(card.needs, "nothing else, say the docs"));
+      if (card.dependent_actions.length) row(dl, "Dependent actions", linkList(card.dependent_actions));
+      row(dl, "Granted by", linkList(card.managed_policies, "no AWS managed policy in this knowledge base"));
+    } else if (kind === "condition_key") {
+      row(dl, "Type", card.type);
+      if (card.description) row(dl, "Description", card.description);
+      var used = linkList(card.used_by);
+      if (card.used_by_count > card.used_by.length) {
+        used.appendChild(document.createTextNode(" and " + (card.used_by_count - card.used_by.length) + " more"));
+      }
+      row(dl, "Used with", used);
+    } else if (kind === "resource_type") {
+      row(dl, "ARN", el("code", "", card.arn));
+      row(dl, "Condition keys", linkList(card.condition_keys));
+    } else if (kind === "managed_policy") {
+      row(dl, "ARN", el("code", "", card.arn));
+      if (card.version) row(dl, "Version", card.version);
+      row(dl, "Auto Scaling actions granted", String(card.grants_autoscaling));
+    }
+    box.appendChild(dl);
+    return box;
+  }
+
+  function engineNote(out) {
+    var text = "Answered by " + out.label + ".";
+    if (out.index && out.index.vectors === "building") {
+      text += " The server is still making its sentence vectors (" + (out.index.embedded || 0) + " of " +
+        (out.index.total || "?") + " texts): ask again in a few minutes for the full ranking.";
+    }
+    return el("p", "iamkb-answer-engine", text);
+  }
+
+  function render(box, out, question) {
+    box.replaceChildren();
+    var view = el("div", "iamkb-answer-view");
+    var parts = out.parts || { declined: !out.results.length, entities: [], citations: [] };
+    var titles = {};
+    (out.citations || []).forEach(function (c) { titles[c.id] = c.title; });
+    out.results.forEach(function (r) { titles[r.id] = titles[r.id] || r.title; });
+
+    if (parts.declined) {
+      var p = el("p", "iamkb-answer-lead iamkb-answer-declined", "Nothing in the knowledge base answers this confidently.");
+      if (parts.closest) {
+        p.appendChild(document.createTextNode(" The closest match, "));
+        p.appendChild(link(titles[parts.closest] || parts.closest, citationUrl(out, parts.closest)));
+        p.appendChild(document.createTextNode(", covers too little of the question."));
+      }
+      p.appendChild(document.createTextNode(" Try other words."));
+      view.appendChild(p);
+    }
+    var cardsWanted = (parts.entities || []).length ? loadCards() : Promise.resolve({});
+    var cardSlot = el("div");
+    view.appendChild(cardSlot);
+    cardsWanted.then(function (all) {
+      (parts.entities || []).forEach(function (e) {
+        cardSlot.appendChild(entityCard(e, titles[e.id] || e.id.replace(/^[a-z_]+:/, ""), citationUrl(out, e.id), all[e.id]));
+      });
+    });
+    if (parts.section) {
+      var quote = el("blockquote", "iamkb-answer-quote");
+      quote.appendChild(el("p", "", parts.section.quote));
+      var from = el("p", "iamkb-answer-from", "From ");
+      from.appendChild(link(parts.section.title, citationUrl(out, parts.section.id)));
+      quote.appendChild(from);
+      view.appendChild(quote);
+    }
+    if (parts.lead) {
+      var lead = el("p", "iamkb-answer-lead");
+      lead.appendChild(link(parts.lead.title, citationUrl(out, parts.lead.id)));
+      lead.appendChild(document.createTextNode(": " + parts.lead.text));
+      view.appendChild(lead);
+    }
+    if (parts.example) {
+      var ex = el("section", "iamkb-answer-example");
+      var h = el("h3", "", "Example policy ");
+      var exUrl = citationUrl(out, parts.example.id);
+      h.appendChild(link("(run it on its page)", exUrl));
+      ex.appendChild(h);
+      ex.appendChild(highlightJson(parts.example.code));
+      view.appendChild(ex);
+    }
+    if (out.hint) {
+      var hint = el("p", "iamkb-hint", out.hint.message + " ");
+      hint.appendChild(link("Check the call", out.hint.url));
+      view.appendChild(hint);
+    }
+    if ((parts.citations || []).length) {
+      var src = el("section", "iamkb-answer-sources");
+      src.appendChild(el("h3", "", "Sources"));
+      var ol = el("ol");
+      parts.citations.forEach(function (c) {
+        var li = el("li");
+        li.appendChild(link(c.title, c.site_url || c.url));
+        ol.appendChild(li);
+      });
+      src.appendChild(ol);
+      view.appendChild(src);
+    }
+    if (out.results.length) {
+      var more = el("section", "iamkb-answer-results");
+      more.appendChild(el("h3", "", "Results"));
+      var list = el("ol", "iamkb-results");
+      out.results.forEach(function (r) {
+        var li = el("li");
+        li.appendChild(link(r.title, r.url));
+        li.appendChild(el("span", "iamkb-result-kind", " " + S().kindLabel(r.kind)));
+        if (r.snippet) {
+          var s = el("div", "iamkb-snippet");
+          s.appendChild(snippetNodes(r.snippet));
+          li.appendChild(s);
+        }
+        list.appendChild(li);
+      });
+      more.appendChild(list);
+      view.appendChild(more);
+    }
+    view.appendChild(engineNote(out));
+    box.appendChild(view);
   }
 
   function ask(box, question, limit) {
-    box.replaceChildren(el("p", "iamkb-busy", "Asking…"));
-    window.iamkbApi.call("/api/ask?q=" + encodeURIComponent(question) + "&limit=" + limit,
-      { headers: { Accept: "application/json" } })
-      .then(function (data) { render(box, data); })
-      .catch(function (err) {
-        if (window.iamkbApi.noApi(err)) cliHelp(box, question);
-        else box.replaceChildren(el("p", "iamkb-error", "Error: " + err.message));
-      });
+    box.replaceChildren(el("p", "iamkb-busy", "Asking\u2026"));
+    S().ask(question, limit).then(function (out) { render(box, out, question); }, function (err) {
+      box.replaceChildren(el("p", "iamkb-error", "The search engine could not be loaded: " + err.message +
+        ". This copy of the site may have been built without its search data (rebuild it with make site)."));
+    });
   }
 
   function setup() {
     document.querySelectorAll(".iamkb-ask").forEach(function (root) {
       if (root.dataset.ready) return;
       root.dataset.ready = "1";
-      var limit = root.dataset.askLimit || "5";
+      var limit = Number(root.dataset.askLimit || "5");
       var form = el("form", "iamkb-ask-form");
       var input = el("input", "md-input iamkb-ask-input");
       input.type = "text";
@@ -91,13 +271,19 @@
       form.addEventListener("submit", function (e) {
         e.preventDefault();
         var q = input.value.trim();
-        if (q) ask(out, q, limit);
+        if (!q) return;
+        history.replaceState(null, "", "#q=" + encodeURIComponent(q));
+        ask(out, q, limit);
       });
+      var asked = /^#q=(.+)$/.exec(location.hash);  // from the header box's "Ask this" link
+      if (asked) {
+        input.value = decodeURIComponent(asked[1]);
+        ask(out, input.value, limit);
+      }
     });
   }
 
-  // Material's document$ fires on every instant navigation; it may not fire on file:// pages, so set up on
-  // load as well (setup is idempotent).
+  // Material's document$ fires on every instant navigation; set up on load as well (setup is idempotent).
   if (typeof document$ !== "undefined") document$.subscribe(setup);
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
   else setup();
