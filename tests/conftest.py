@@ -103,6 +103,37 @@ def checked_page(browser, name: str, *, full_page: bool = False) -> Iterator:
     assert errors == [], f"JavaScript errors: {errors}"
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served_statically(site: Path) -> Iterator[str]:
+    """A built site behind `python -m http.server` (a static host: no API); yields its base URL."""
+    import socket
+    import time
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                             "--directory", str(site.resolve())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def kb_build() -> Path:
     """The knowledge base built by `make kb` (make test builds it first)."""

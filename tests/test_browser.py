@@ -58,35 +58,18 @@ def test_navigation_reaches_an_action_page(page, base_url: str) -> None:
     assert page.locator("h1").inner_text().replace("¶", "").strip() == "autoscaling:DeletePolicy"
 
 
-def test_site_search_finds_the_delete_policy_example(page, base_url: str) -> None:
-    page.goto(base_url)
-    page.locator("label.md-search__icon, .md-search__input").first.click()
-    page.locator(".md-search__input").fill("which scaling policies can be deleted")
-    results = page.locator(".md-search-result__link")
-    results.first.wait_for(timeout=15000)
-    hrefs = [results.nth(i).get_attribute("href") or "" for i in range(min(results.count(), 10))]
-    assert any(DELETE_EXAMPLE in h or "policy-example-delete-policy" in h for h in hrefs), hrefs
-
-
 def test_ask_box_answers_through_serve(page, base_url: str) -> None:
     page.goto(base_url + "ask/")
     page.locator(".iamkb-ask-input").fill("how do I stop people deleting scaling policies?")
     page.locator(".iamkb-ask-form button").click()
     first = page.locator(".iamkb-results li a").first
     first.wait_for(timeout=20000)
-    assert page.locator(".iamkb-answer").inner_text().strip()
+    assert page.locator(".iamkb-answer-view").inner_text().strip()
     hrefs = page.locator(".iamkb-results li a").evaluate_all("els => els.map(e => e.getAttribute('href'))")
     assert any("policy-example-delete-policy" in h for h in hrefs[:3]), hrefs
     first.click()
     page.wait_for_load_state()
     assert page.url.startswith(base_url)  # the answer links into this site, not upstream
-
-
-def test_ask_box_explains_the_cli_without_the_server(page) -> None:
-    page.goto((cached_site() / "ask" / "index.html").as_uri())
-    page.locator(".iamkb-ask-input").fill("what is PassRole?")
-    page.locator(".iamkb-ask-form button").click()
-    assert 'iamkb ask "what is PassRole?"' in page.locator(".iamkb-ask-output").inner_text()
 
 
 def test_example_page_shows_its_scenario_table(page, base_url: str) -> None:

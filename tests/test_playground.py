@@ -10,17 +10,13 @@ from __future__ import annotations
 import copy
 import io
 import json
-import socket
-import subprocess
-import sys
 import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import checked_page, need, uncovered_modules
+from conftest import checked_page, need, served_statically, uncovered_modules
 
 from iamkb.errors import InputError
 from iamkb.examples import substitute_placeholders
@@ -212,31 +208,13 @@ def test_the_built_site_links_the_try_page_as_the_last_step(kb: Site) -> None:
 # ------------------------------------------------------------------------------------------------ browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def static_url(kb: Site) -> Iterator[str]:
     """The built site behind `python -m http.server`: a static host, no API."""
     need(playground.node_package(playground.PYODIDE) is not None,
          "the npm package pyodide is missing (run `make node`): the site has no in-page engine")
-    site = cached_site()
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                             "--directory", str(site.resolve())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}/"
-    proc.terminate()
-    proc.wait(timeout=10)
+    with served_statically(cached_site()) as url:
+        yield url
 
 
 @pytest.fixture
