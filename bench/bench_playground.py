@@ -65,8 +65,7 @@ class GzipHandler(http.server.SimpleHTTPRequestHandler):
             self.send_response(304)
             self.end_headers()
             return None
-        with open(path, "rb") as f:
-            body = gzip.compress(f.read(), compresslevel=6, mtime=0)
+        body = _gzipped(path, stat.st_size, stat.st_mtime_ns)
         self.send_response(200)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Encoding", "gzip")
@@ -76,6 +75,14 @@ class GzipHandler(http.server.SimpleHTTPRequestHandler):
         import io
 
         return io.BytesIO(body)
+
+
+@functools.lru_cache(maxsize=256)
+def _gzipped(path: str, size: int, mtime_ns: int) -> bytes:
+    """A file's gzip, made once per version of the file: a static host serves precompressed copies (nginx's
+    gzip_static, a CDN's cache), so the time to compress is not what a reader waits for."""
+    with open(path, "rb") as f:
+        return gzip.compress(f.read(), compresslevel=6, mtime=0)
 
 
 def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
