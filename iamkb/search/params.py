@@ -35,7 +35,6 @@ class Weights:
     specific_top: int
     partial: float
     definition: float
-    home_guide: float
     semantic: float
 
 

@@ -25,7 +25,6 @@ from iamkb.search.engine import Engine, Hit, Query
 from iamkb.search.features import (
     FEATURE_SETS,
     FEATURES,
-    HOME_GUIDE,
     LEXICAL_FEATURES,
     Candidate,
     Unit,
@@ -47,8 +46,6 @@ def rerank(engine: Engine, query: Query, candidates: list[Candidate], named: lis
     measure(candidates, query, question_units, weights.partial)
     for c in candidates:
         kind = weights.entity if c.hit.kind in ENTITY_KINDS else 1.0
-        if c.hit.guide == HOME_GUIDE:
-            kind *= 1.0 + weights.home_guide
         if c.overview:
             kind *= 1.0 + weights.definition
         c.score = (c.hit.score / top) ** weights.bm25_power * (weights.cover_base + c.coverage) \

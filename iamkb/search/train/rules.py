@@ -35,7 +35,7 @@ class Variant:
     namesakes: bool = True
 
 
-# Only the rules ask still has: a rule found to cost nothing was deleted, and its line with it.
+# The rules ask still has (the Auto Scaling guide's factor, which cost nothing, went: its feature stayed).
 VARIANTS: dict[str, Variant] = {
     "with every rule": Variant(),
     "place_named off": Variant(place_named=False),
@@ -44,12 +44,7 @@ VARIANTS: dict[str, Variant] = {
     "entity factor off": Variant(weights=lambda w: replace(w, entity=1.0)),
     "heading_cover factor off": Variant(weights=lambda w: replace(w, heading_cover=0.0)),
     "title_precision factor off": Variant(weights=lambda w: replace(w, title_precision=0.0)),
-    "home_guide factor off": Variant(weights=lambda w: replace(w, home_guide=0.0)),
     "definition factor off": Variant(weights=lambda w: replace(w, definition=0.0)),
-    "home_guide and definition factors off": Variant(
-        weights=lambda w: replace(w, home_guide=0.0, definition=0.0)),
-    "home_guide, definition and named_before_namesakes off": Variant(
-        weights=lambda w: replace(w, home_guide=0.0, definition=0.0), namesakes=False),
 }
 
 

@@ -36,7 +36,6 @@ GRID: dict[str, tuple] = {
     "bm25_power": (0.5, 0.75, 1.0, 1.5),
     "partial": (1.0, 2.0, 3.0),
     "definition": (0.0, 0.25, 0.5),
-    "home_guide": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
 }
 SEMANTIC_GRID: dict[str, tuple] = {"semantic": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)}
 
