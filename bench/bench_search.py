@@ -36,10 +36,7 @@ sys.path.insert(0, str(ROOT))
 from iamkb import paths  # noqa: E402
 from iamkb.search import ask, search  # noqa: E402
 from iamkb.search.answer import ask as answer_ask  # noqa: E402
-from iamkb.search.engine import (
-    Engine,  # noqa: E402
-    engine,  # noqa: E402
-)
+from iamkb.search.engine import Engine, engine  # noqa: E402
 from iamkb.search.ranking import ranker_for  # noqa: E402
 from iamkb.search.train.evaluate import load_questions, score  # noqa: E402
 
