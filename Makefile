@@ -65,4 +65,4 @@ bench: kb
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf kb/build site site.gen-* site.tmp-* .cache
+	rm -rf kb/build kb/build.gen-* kb/.build.tmp-* site site.gen-* .site.tmp-* site.tmp-* .cache
