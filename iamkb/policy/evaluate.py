@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 
 from iamkb.errors import InputError
 from iamkb.policy.conditions import CompiledCondition, ConditionResult, compiled_condition, compiled_value
-from iamkb.policy.grammar import SCALARS, Policy, Principal, Statement, _type_name, scalar_text, validate
+from iamkb.policy.grammar import SCALARS, Policy, Principal, Statement, scalar_text, type_name, validate
 from iamkb.policy.matching import (
     RequestResource,
     ResourceMatcher,
@@ -626,7 +626,7 @@ class Compiler:
         """Validate a scenario (DESIGN.md's shape) and compile its policies; errors name the JSON path."""
         dot = f"{where}." if where else ""
         if not isinstance(obj, dict):
-            raise InputError(f"{where or '(top)'}: a scenario must be an object, got {_type_name(obj)}")
+            raise InputError(f"{where or '(top)'}: a scenario must be an object, got {type_name(obj)}")
         for key in obj if not _SCENARIO_AND_ANNOTATION_KEYS.issuperset(obj) else ():
             if key not in SCENARIO_KEYS and key not in ANNOTATION_KEYS:
                 raise InputError(f"{dot}{key}: unknown scenario key (expected {', '.join(SCENARIO_KEYS)})")
@@ -641,7 +641,7 @@ class Compiler:
         for i, level in enumerate(_list(obj, "serviceControlPolicies", dot)):
             if not isinstance(level, list):
                 raise InputError(f"{dot}serviceControlPolicies[{i}]: an SCP level must be a list of policies, "
-                                 f"got {_type_name(level)}")
+                                 f"got {type_name(level)}")
             scps.append([self.policy(d, f"{dot}serviceControlPolicies[{i}][{j}]", "scp")
                          for j, d in enumerate(level)])
         resource = obj.get("resourcePolicy")
@@ -675,7 +675,7 @@ def _list(obj: dict, key: str, dot: str, required: bool = False) -> list:
             raise InputError(f"{dot}{key}: required (a list of policies, may be empty)")
         return []
     if not isinstance(value, list):
-        raise InputError(f"{dot}{key}: must be a list, got {_type_name(value)}")
+        raise InputError(f"{dot}{key}: must be a list, got {type_name(value)}")
     return value
 
 
@@ -686,7 +686,7 @@ def _context_value(value: Any, path: str) -> str | list[str]:
     if isinstance(value, SCALARS):
         return scalar_text(value)
     raise InputError(f"{path}: context values must be strings, numbers, booleans or lists of them, "
-                     f"got {_type_name(value)}")
+                     f"got {type_name(value)}")
 
 
 def _request(raw: Any, path: str) -> Request:
@@ -697,7 +697,7 @@ def _request(raw: Any, path: str) -> Request:
             raise InputError(f"{path}.{key}: unknown request key (expected {', '.join(REQUEST_KEYS)})")
     anonymous = raw.get("anonymous", False)
     if type(anonymous) is not bool:
-        raise InputError(f"{path}.anonymous: must be true or false, got {_type_name(anonymous)}")
+        raise InputError(f"{path}.anonymous: must be true or false, got {type_name(anonymous)}")
     if anonymous and "principal" in raw:
         raise InputError(f"{path}.principal: an anonymous request has no principal (give one or the other)")
     for key in ("action", "resource") if anonymous else ("principal", "action", "resource"):
@@ -715,13 +715,13 @@ def _request(raw: Any, path: str) -> Request:
         raise InputError(f"{path}.resource: a request resource is concrete (no wildcards)")
     context_raw = raw.get("context") or {}
     if not isinstance(context_raw, dict):
-        raise InputError(f"{path}.context: must be an object, got {_type_name(context_raw)}")
+        raise InputError(f"{path}.context: must be an object, got {type_name(context_raw)}")
     context = {k.lower(): v if type(v) is str else _context_value(v, f"{path}.context.{k}")
                for k, v in context_raw.items()}
     resource = RequestResource.parse(resource_text)
     account = raw.get("resourceAccount")
     if account is not None and not isinstance(account, str):
-        raise InputError(f"{path}.resourceAccount: must be a string, got {_type_name(account)}")
+        raise InputError(f"{path}.resourceAccount: must be a string, got {type_name(account)}")
     if anonymous:
         return Request("", action, resource, account or resource.account, context, None, True)
     principal_account = arn_account(raw["principal"])
