@@ -174,23 +174,3 @@ def run_ask(args: argparse.Namespace) -> int:
             _print_results(out["results"][:5])
             print()
     return 0
-
-
-def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--questions", type=Path, help="question set (default kb/questions.yml)")
-    parser.add_argument("--misses", action="store_true",
-                        help="list the tuning part's misses (the held-out part's are never shown)")
-    parser.add_argument("--json", action="store_true")
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    from iamkb.search.evaluate import evaluate, format_report, load_questions
-
-    report = evaluate(load_questions(args.questions), ask, search)
-    if args.json:
-        if not args.misses:
-            report.pop("misses")
-        print(json.dumps(report, sort_keys=True))
-    else:
-        print(format_report(report, show_misses=args.misses))
-    return 0
