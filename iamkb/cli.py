@@ -27,10 +27,10 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("fetch", "iamkb.sources", "fetch the pinned upstream pages and verify their sha256",
             "iamkb fetch --profile default --mirror ../shared/sources"),
-    Command("build-kb", "iamkb.kb", "parse the fetched pages and write the knowledge base to kb/build/",
+    Command("build-kb", "iamkb.pipeline", "parse the fetched pages and write the knowledge base to kb/build/",
             "iamkb build-kb --profile default"),
-    Command("topics", "iamkb.kb", "list the parsed pages and sections", "iamkb topics --json"),
-    Command("topic", "iamkb.kb", "show one parsed section by id",
+    Command("topics", "iamkb.lookup", "list the parsed pages and sections", "iamkb topics --json"),
+    Command("topic", "iamkb.lookup", "show one parsed section by id",
             "iamkb topic autoscaling/security-iam#access-control --json"),
     Command("action", "iamkb.lookup", "look up an action: reference row, required extra permissions, mentions",
             "iamkb action autoscaling:CreateAutoScalingGroup --json"),

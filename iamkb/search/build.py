@@ -17,9 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -213,16 +211,10 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
             "counts": dict(sorted(Counter(d.kind for d in docs).items())),
             "ranker": ranking.load(ranker), "params": params.load(search_params).to_json(), "inputs": read_from,
             "section_questions": asked.report(kb["sections"]), "lexical": not vectors}
-    target.parent.mkdir(parents=True, exist_ok=True)
     previous = target.resolve() if target.is_symlink() else None
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic.replacing(target) as folder:
         meta["semantic"] = semantic.build_vectors(docs, folder, previous, progress) if vectors else None
         write_index(docs, folder, meta)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    atomic.swap_in(folder, target)  # removes the folder itself if the swap fails
     return meta["counts"]
 
 
