@@ -54,15 +54,21 @@ serve: site
 node:
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; else echo "npm not found: node-based tests will skip"; fi
 
+# import contracts (.importlinter): layers from the commands down to the model, no cycles, the runtime never
+# importing training code
+LINT_IMPORTS := $(BIN)/lint-imports --no-logo --cache-dir .cache/import-linter
+
 test: index
 	$(BIN)/ruff check iamkb tests scripts bench
+	$(LINT_IMPORTS)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check iamkb tests scripts bench
+	$(LINT_IMPORTS)
 
 bench: kb
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf kb/build site site.gen-* site.tmp-* .cache
+	rm -rf kb/build kb/build.gen-* kb/.build.tmp-* site site.gen-* .site.tmp-* site.tmp-* .cache

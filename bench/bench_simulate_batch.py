@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from oracle.oracle import HARNESS  # noqa: E402
 from oracle.strategies import generate  # noqa: E402
 
-from iamkb.policy.simulate import _policies, decode  # noqa: E402
+from iamkb.policy.simulate import decode, scenario_policies  # noqa: E402
 
 # Runs argv in a forked child and reports the child's peak RSS (KB) as its last line on stderr.
 LAUNCHER = ("import os, sys\npid = os.fork()\nif pid == 0:\n    os.execvp(sys.argv[1], sys.argv[1:])\n"
@@ -77,7 +77,7 @@ def decode_costs(text: str, repeat: int) -> dict[str, float]:
     """Seconds to decode a list and apply the per-policy limit, both ways (best of `repeat`)."""
     def loads_and_measure() -> None:
         for scenario in json.loads(text):
-            for _, doc in _policies(scenario):
+            for _, doc in scenario_policies(scenario):
                 len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
 
     def by_element() -> None:

@@ -45,7 +45,7 @@ from iamkb import paths  # noqa: E402
 from iamkb.search import ask as server_ask  # noqa: E402
 from iamkb.search import static  # noqa: E402
 from iamkb.search.answer import ask as lexical_ask  # noqa: E402
-from iamkb.search.evaluate import load_questions, score  # noqa: E402
+from iamkb.search.train.evaluate import load_questions, score  # noqa: E402
 from iamkb.site.build import cached_site  # noqa: E402
 
 PAGE = "autoscaling/security-iam/"

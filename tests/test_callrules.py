@@ -13,8 +13,8 @@ import pytest
 
 from iamkb.callrules import build_call_rules, grant_operations, load_mapping
 from iamkb.errors import InputError
-from iamkb.kb import load
 from iamkb.paths import kb_dir
+from iamkb.store import load
 
 INPUTS = ("sections", "examples", "actions", "condition_keys", "resource_types", "services", "doc_tables", "drift",
           "managed_policies")

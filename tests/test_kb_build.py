@@ -12,8 +12,8 @@ import pytest
 from conftest import count_headings
 
 from iamkb import sources
-from iamkb.kb import load
 from iamkb.paths import cache_dir, kb_dir
+from iamkb.store import load
 
 AS = "autoscaling"
 

@@ -16,11 +16,11 @@ import pytest
 
 from iamkb import sources
 from iamkb.analyzer_checks import PAGE
-from iamkb.kb import load
 from iamkb.paths import cache_dir, kb_dir
 from iamkb.policy.lint import BY_CODE, CATALOG, lint_document
 from iamkb.policy.lint.catalog import ANALYZER_SEVERITY, NOT_OFFLINE, SEVERITIES
 from iamkb.refdata import load_reference
+from iamkb.store import load
 
 ORDER = {s: i for i, s in enumerate(SEVERITIES)}
 

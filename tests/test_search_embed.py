@@ -19,9 +19,11 @@ from conftest import need
 
 from iamkb.cli import main
 from iamkb.search import ask, embed, semantic
-from iamkb.search.answer import Candidate, Weights, rerank
 from iamkb.search.build import build_index
 from iamkb.search.engine import Hit, Query, engine
+from iamkb.search.features import Candidate
+from iamkb.search.params import load as load_params
+from iamkb.search.ranking import rerank
 
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "embedding_reference.json").read_text("utf-8"))
 CASES = REFERENCE["cases"]
@@ -201,8 +203,15 @@ def test_rerank_weighs_similarity_by_its_weight():
     query = Query(text="q", terms=[], corrections={}, expansions=[], words=[])
     lexical_best = _candidate("a", 1.0, 0.1)
     semantic_best = _candidate("b", 0.8, 0.6)
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    params = load_params()
+    assert params.weights.bm25_power == 0.75
+    index = SimpleNamespace(params=params)  # what the rerank reads of an index: its parameters
     for weight, first in ((0.0, "a"), (1.0, "b")):  # exp(0.5 w) against the retrieval ratio 0.8 ** 0.75
-        ranked = rerank(None, query, [lexical_best, semantic_best], [], [], Weights(semantic=weight, specific_top=0))
+        weights = replace(params.weights, semantic=weight, specific_top=0, cover_base=0.1, entity=0.55)
+        ranked = rerank(index, query, [lexical_best, semantic_best], [], [], weights)
         assert ranked[0].hit.id == first
     assert math.isclose(semantic_best.score / lexical_best.score, 0.8 ** 0.75 * math.exp(0.5))
 

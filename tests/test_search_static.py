@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from iamkb import paths
-from iamkb.search import static
+from iamkb.search import ranking, static
 from iamkb.search.answer import ask
 from iamkb.search.engine import Engine
-from iamkb.search.evaluate import load_questions
+from iamkb.search.train.evaluate import load_questions
 
 ROOT = Path(__file__).resolve().parent.parent
 HARNESS = ROOT / "tests" / "js" / "harness.js"
@@ -69,7 +69,7 @@ def test_every_posting_scores_as_whoosh_scores_it(engine: Engine, js: Node) -> N
     from whoosh.query import Term
 
     reader = engine.searcher.reader()
-    for field in static.FIELDS:
+    for field in engine.params.ask_boosts:
         want = []
         for term in reader.field_terms(field):
             m = Term(field, term).matcher(engine.searcher)
@@ -159,12 +159,13 @@ def test_every_question_ranks_and_answers_the_same_in_the_page(engine: Engine, j
             top3.append(f"{q!r}: {_why(want, got, 3)}")
             continue
         shown = [{k: r[k] for k in ("id", "kind", "title", "url", "score", "snippet")} for r in got["results"]]
-        parts = {**got["parts"], "citations": [{k: c[k] for k in ("id", "title", "url")}
-                                               for c in got["parts"]["citations"]]}
+        citations = [{k: c[k] for k in ("id", "title", "url")} for c in got["citations"]]
         if shown != want["results"]:
             rest.append(f"{q!r}: results differ below the top 3 or in score or snippet ({_why(want, got, 10)})")
-        elif parts != want["parts"]:
-            rest.append(f"{q!r}: answer parts differ")
+        elif got["parts"] != want["parts"] or citations != want["citations"]:
+            rest.append(f"{q!r}: answer parts or citations differ")
+        elif got["corrections"] != want["corrections"]:
+            rest.append(f"{q!r}: spelling corrections differ")
     assert not top3, f"{len(top3)} of {len(questions)} questions rank differently in the top 3:\n" + "\n".join(top3)
     assert not rest, f"{len(rest)} questions differ:\n" + "\n".join(rest[:10])
 
@@ -184,7 +185,7 @@ def test_the_export_is_deterministic(engine: Engine, exported: Path) -> None:
     assert again == exported.read_text(encoding="utf-8")
     data = json.loads(again)
     assert len(data["docs"]["id"]) == engine.searcher.doc_count_all()
-    assert data["ranker"]["features"] == list(engine.ranker().features)
+    assert data["ranker"]["features"] == list(ranking.ranker_for(engine).features)
     script = static.script(data)
     assert script.startswith(f"window.{static.GLOBAL}=JSON.parse(") and script.endswith(");\n")
     assert json.loads(json.loads(script[len(f"window.{static.GLOBAL}=JSON.parse("):-3])) == data
@@ -206,3 +207,19 @@ def test_a_question_of_question_words_only_is_declined_without_vectors(engine: E
     has nothing to order (it raised on the empty list)."""
     out = ask(engine, "how do I")
     assert out["results"] == [] and out["parts"]["declined"] and out["parts"]["closest"] is None
+
+
+def test_ask_json_links_results_and_citations_to_the_site(capsys) -> None:
+    """`iamkb ask --json` adds site_url (root-relative, from urls.site_url) to each result and citation the
+    site has a page for."""
+    from iamkb.cli import main
+    from iamkb.site.data import load_site_data
+    from iamkb.site.pages import Site
+
+    site = Site(load_site_data())
+    assert main(["ask", "--json", "DeleteTags access level"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    linked = [x for x in out["results"] + out["citations"] if site.site_url(x["id"]) is not None]
+    assert linked and all(x["site_url"] == site.site_url(x["id"]) for x in linked)
+    assert all("site_url" not in x for x in out["results"] + out["citations"] if site.site_url(x["id"]) is None)
+    assert out["citations"][0]["site_url"] == "reference/actions/autoscaling/DeleteTags/"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from iamkb.kb import load
 from iamkb.site import urls
 from iamkb.site.build import cached_site
 from iamkb.site.checks import INDEX, code_path
+from iamkb.store import load
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from conftest import ARTIFACTS, checked_page, served_statically
 from iamkb import paths
 from iamkb.search import static
 from iamkb.search.answer import ask
-from iamkb.search.evaluate import load_questions, tuning_part
+from iamkb.search.train.evaluate import load_questions, tuning_part
 from iamkb.serve import make_server
 from iamkb.site.build import cached_site
 from iamkb.site.data import load_site_data
@@ -194,29 +194,29 @@ def _check_answer_view(page, answer: dict, base: str, links: Site) -> None:
     text = view.inner_text()
     assert not re.search(r"</?\w+>|https?://", text), text[:500]
     parts = answer["parts"]
-    if parts["section"]:
+    if parts["quote"]:
         quote = page.locator(".iamkb-answer-quote")
-        assert parts["section"]["quote"] in quote.inner_text()
-        assert quote.locator("a").get_attribute("href").endswith(links.site_url(parts["section"]["id"]))
+        assert parts["quote"]["text"] in quote.inner_text()
+        assert quote.locator("a").get_attribute("href").endswith(links.site_url(parts["quote"]["id"]))
     if parts["example"]:
         code = page.locator(".iamkb-answer-example .highlight code")
         assert code.inner_text() == parts["example"]["code"]
         assert code.locator("span.nt").count() > 0 and code.locator("span.s2").count() > 0
         assert page.locator(".iamkb-answer-example a").get_attribute("href") \
             .endswith(links.site_url(parts["example"]["id"]))
-    for entity in parts["entities"]:
+    for entity in parts["facts"]:
         card = page.locator(".iamkb-answer-card").filter(has=page.locator(f"a[href$='{links.site_url(entity['id'])}']"))
         assert card.count() == 1
     sources = page.locator(".iamkb-answer-sources a").evaluate_all("els => els.map(e => e.href)")
-    assert sources == [base + links.site_url(c["id"]) for c in parts["citations"]]
+    assert sources == [base + links.site_url(c["id"]) for c in answer["citations"]]
 
 
 def test_the_ask_page_renders_a_structured_answer_on_a_static_host(browser, static_url, lexical, links):
     """A how-to question (quote and example policy) and a question naming an action (its card), as Python's
     lexical path composes them, in light and dark, wide and on a phone."""
-    howto = _questions(lexical, lambda a: a["parts"]["example"] and a["parts"]["section"], 1)[0]
+    howto = _questions(lexical, lambda a: a["parts"]["example"] and a["parts"]["quote"], 1)[0]
     entity = _questions(lexical, lambda a: any(e["id"].startswith("action:autoscaling:")
-                                               for e in a["parts"]["entities"]), 1)[0]
+                                               for e in a["parts"]["facts"]), 1)[0]
     for name, (question, answer) in (("howto", howto), ("entity", entity)):
         for look, viewport, scheme in (("light", {"width": 1280, "height": 900}, "light"),
                                        ("dark-phone", {"width": 390, "height": 844}, "dark")):
@@ -228,7 +228,7 @@ def test_the_ask_page_renders_a_structured_answer_on_a_static_host(browser, stat
             pg.locator(".iamkb-ask-input").fill(question)
             pg.locator(".iamkb-ask-form button").click()
             pg.locator(".iamkb-answer-engine").wait_for(timeout=20000)
-            if answer["parts"]["entities"]:
+            if answer["parts"]["facts"]:
                 pg.locator(".iamkb-answer-card dl").first.wait_for(timeout=10000)
             _check_answer_view(pg, answer, static_url, links)
             assert "this page" in pg.locator(".iamkb-answer-engine").inner_text()

@@ -31,7 +31,7 @@ from iamkb.site import build as site_build
 
 ROOT = Path(__file__).resolve().parent.parent
 KB_INPUTS = ("glossary.yml", "reading_path.yml", "exercises.yml", "managed_policies.json",  # the pages
-             "synonyms.yml", "ranker.json", "section_questions.yml")  # the in-page search's data
+             "synonyms.yml", "ranker.json", "section_questions.yml", "search.yml")  # the in-page search's data
 
 
 def run_site(site: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -289,7 +289,8 @@ def test_each_input_changes_its_own_part_of_the_hash(tmp_path: Path, monkeypatch
              root / "docs" / "overrides" / "main.html": ["docs"], kb / "build" / "pages.json": ["kb/build", "search"],
              kb / "glossary.yml": ["kb/*.yml"], kb / "reading_path.yml": ["kb/*.yml"],
              kb / "exercises.yml": ["kb/*.yml"], kb / "managed_policies.json": ["kb/managed_policies.json"],
-             kb / "synonyms.yml": ["search"], kb / "ranker.json": ["search"], kb / "section_questions.yml": ["search"]}
+             kb / "synonyms.yml": ["search"], kb / "ranker.json": ["search"], kb / "section_questions.yml": ["search"],
+             kb / "search.yml": ["search"]}
     for path in files:
         path.write_text("x")
     monkeypatch.setenv("IAMKB_KB", str(kb))

@@ -99,7 +99,7 @@ def test_tampered_cache_leaves_the_previous_kb_untouched(env, capsys):
     err = capsys.readouterr().err
     assert page.relpath in err and "sha256" in err
     assert _snapshot(env["build"]) == before
-    assert not list(env["build"].parent.glob("kb-build.tmp-*")), "no temporary folder left behind"
+    assert not list(env["build"].parent.glob(".kb-build.tmp-*")), "no temporary folder left behind"
 
 
 def test_build_is_deterministic(env, tmp_path):

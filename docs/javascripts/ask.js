@@ -113,7 +113,7 @@
     box.appendChild(h);
     var dl = el("dl");
     if (!card) {
-      box.appendChild(el("p", "", entity.answer));
+      box.appendChild(el("p", "", entity.text));
       return box;
     }
     if (kind === "action") {
@@ -155,7 +155,7 @@
   function render(box, out, question) {
     box.replaceChildren();
     var view = el("div", "iamkb-answer-view");
-    var parts = out.parts || { declined: !out.results.length, entities: [], citations: [] };
+    var parts = out.parts || { declined: !out.results.length, facts: [] };
     var titles = {};
     (out.citations || []).forEach(function (c) { titles[c.id] = c.title; });
     out.results.forEach(function (r) { titles[r.id] = titles[r.id] || r.title; });
@@ -163,33 +163,34 @@
     if (parts.declined) {
       var p = el("p", "iamkb-answer-lead iamkb-answer-declined", "Nothing in the knowledge base answers this confidently.");
       if (parts.closest) {
+        var near = out.results.find(function (r) { return r.id === parts.closest.id; });
         p.appendChild(document.createTextNode(" The closest match, "));
-        p.appendChild(link(titles[parts.closest] || parts.closest, citationUrl(out, parts.closest)));
+        p.appendChild(link(parts.closest.title, near ? near.url : parts.closest.url));
         p.appendChild(document.createTextNode(", covers too little of the question."));
       }
       p.appendChild(document.createTextNode(" Try other words."));
       view.appendChild(p);
     }
-    var cardsWanted = (parts.entities || []).length ? loadCards() : Promise.resolve({});
+    var cardsWanted = (parts.facts || []).length ? loadCards() : Promise.resolve({});
     var cardSlot = el("div");
     view.appendChild(cardSlot);
     cardsWanted.then(function (all) {
-      (parts.entities || []).forEach(function (e) {
+      (parts.facts || []).forEach(function (e) {
         cardSlot.appendChild(entityCard(e, titles[e.id] || e.id.replace(/^[a-z_]+:/, ""), citationUrl(out, e.id), all[e.id]));
       });
     });
-    if (parts.section) {
+    if (parts.quote) {
       var quote = el("blockquote", "iamkb-answer-quote");
-      quote.appendChild(el("p", "", parts.section.quote));
+      quote.appendChild(el("p", "", parts.quote.text));
       var from = el("p", "iamkb-answer-from", "From ");
-      from.appendChild(link(parts.section.title, citationUrl(out, parts.section.id)));
+      from.appendChild(link(parts.quote.title, citationUrl(out, parts.quote.id)));
       quote.appendChild(from);
       view.appendChild(quote);
     }
-    if (parts.lead) {
+    if (parts.summary) {
       var lead = el("p", "iamkb-answer-lead");
-      lead.appendChild(link(parts.lead.title, citationUrl(out, parts.lead.id)));
-      lead.appendChild(document.createTextNode(": " + parts.lead.text));
+      lead.appendChild(link(parts.summary.title, citationUrl(out, parts.summary.id)));
+      lead.appendChild(document.createTextNode(": " + parts.summary.text));
       view.appendChild(lead);
     }
     if (parts.example) {
@@ -206,11 +207,11 @@
       hint.appendChild(link("Check the call", out.hint.url));
       view.appendChild(hint);
     }
-    if ((parts.citations || []).length) {
+    if ((out.citations || []).length) {
       var src = el("section", "iamkb-answer-sources");
       src.appendChild(el("h3", "", "Sources"));
       var ol = el("ol");
-      parts.citations.forEach(function (c) {
+      out.citations.forEach(function (c) {
         var li = el("li");
         li.appendChild(link(c.title, c.site_url || c.url));
         ol.appendChild(li);

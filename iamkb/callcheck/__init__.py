@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from iamkb import store
 from iamkb.callcheck.call import Call, read_call
 from iamkb.callcheck.derive import Requirement, requirements
 from iamkb.callcheck.fix import (
@@ -48,9 +49,7 @@ POLICY_FIELDS = ("permissionBoundaries", "serviceControlPolicies", "sessionPolic
 
 def load_rules(build_dir: Path | None = None) -> dict[str, Any]:
     """kb/build/call_rules.json (built by `iamkb build-kb`)."""
-    from iamkb.kb import load
-
-    return load("call_rules", build_dir)
+    return store.load("call_rules", build_dir)
 
 
 @dataclass

@@ -162,14 +162,14 @@ def _string_list(value: Any, path: str, what: str, out: _Collector,
         good = True
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                out.add(f"{path}[{i}]", f"{what} entries must be strings, got {_type_name(item)}", "DATA_TYPE_MISMATCH")
+                out.add(f"{path}[{i}]", f"{what} entries must be strings, got {type_name(item)}", "DATA_TYPE_MISMATCH")
                 good = False
         return tuple(value) if good else None
-    out.add(path, f"{what} must be a string or a list of strings, got {_type_name(value)}", "DATA_TYPE_MISMATCH")
+    out.add(path, f"{what} must be a string or a list of strings, got {type_name(value)}", "DATA_TYPE_MISMATCH")
     return None
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null",
             int: "number", float: "number"}.get(type(value), type(value).__name__)
 
@@ -208,7 +208,7 @@ def _principals(value: Any, path: str, out: _Collector, empty: bool = True) -> t
     if value == "*":
         return (Principal("*", "*"),)
     if not isinstance(value, dict):
-        out.add(path, f"principal must be \"*\" or an object, got {_type_name(value)}", "INVALID_PRINCIPAL_FORMAT")
+        out.add(path, f"principal must be \"*\" or an object, got {type_name(value)}", "INVALID_PRINCIPAL_FORMAT")
         return None
     if not value:
         out.add(path, "principal object must not be empty", "EMPTY_OBJECT_PRINCIPAL" if empty else "MALFORMED")
@@ -230,7 +230,7 @@ def _principals(value: Any, path: str, out: _Collector, empty: bool = True) -> t
 def _conditions(value: Any, path: str, out: _Collector) -> tuple[Condition, ...]:
     """iam/reference_policies_elements_condition#AccessPolicyLanguage_ConditionBlock: {op: {key: value(s)}}."""
     if not isinstance(value, dict):
-        out.add(path, f"Condition must be an object, got {_type_name(value)}", "DATA_TYPE_MISMATCH")
+        out.add(path, f"Condition must be an object, got {type_name(value)}", "DATA_TYPE_MISMATCH")
         return ()
     result: list[Condition] = []
     for op_name, block in value.items():
@@ -244,7 +244,7 @@ def _conditions(value: Any, path: str, out: _Collector) -> tuple[Condition, ...]
             continue
         set_op, base, if_exists = parsed
         if not isinstance(block, dict) or not block:
-            out.add(op_path, f"operator block must be a non-empty object of condition keys, got {_type_name(block)}",
+            out.add(op_path, f"operator block must be a non-empty object of condition keys, got {type_name(block)}",
                     "EMPTY_OBJECT_CONDITION" if block == {} else "DATA_TYPE_MISMATCH")
             continue
         # Access Analyzer's "Empty array condition ..." suggestions differ by what the operator does with no values.
@@ -274,7 +274,7 @@ def _condition_values(raw: Any, path: str, out: _Collector, empty: str = "MALFOR
             good.append(scalar_text(item))
         else:
             where = f"{path}[{i}]" if isinstance(raw, list) else path
-            out.add(where, f"condition value must be a string, number or boolean, got {_type_name(item)}",
+            out.add(where, f"condition value must be a string, number or boolean, got {type_name(item)}",
                     "DATA_TYPE_MISMATCH")
             return None
     return tuple(good)
@@ -364,7 +364,7 @@ def _quick_statement(raw: Any, index: int, path: str) -> Statement | None:
 def _statement(raw: Any, index: int, path: str, out: _Collector) -> Statement | None:
     """The full check of one statement: the Statement, or None with every error added to `out`."""
     if not isinstance(raw, dict):
-        out.add(path, f"statement must be an object, got {_type_name(raw)}", "DATA_TYPE_MISMATCH")
+        out.add(path, f"statement must be an object, got {type_name(raw)}", "DATA_TYPE_MISMATCH")
         return None
     start = len(out.errors)
     if not _STATEMENT_KEYS.issuperset(raw):
@@ -373,7 +373,7 @@ def _statement(raw: Any, index: int, path: str, out: _Collector) -> Statement | 
                 out.add(f"{path}.{key}", f"unknown statement element '{key}'", "INVALID_POLICY_ELEMENT")
     sid = raw.get("Sid")
     if sid is not None and not isinstance(sid, str):  # iam/reference_policies_elements_sid
-        out.add(f"{path}.Sid", f"Sid must be a string, got {_type_name(sid)}", "DATA_TYPE_MISMATCH")
+        out.add(f"{path}.Sid", f"Sid must be a string, got {type_name(sid)}", "DATA_TYPE_MISMATCH")
     effect = raw.get("Effect")  # iam/reference_policies_elements_effect: exactly Allow or Deny
     if effect not in ("Allow", "Deny"):
         if effect is None:
@@ -447,7 +447,7 @@ def validate(doc: Any, prefix: str = "") -> tuple[Policy | None, list[PolicyErro
     # Every element below is checked at its own fixed depth, so arbitrarily deep input cannot recurse: a value
     # nested where a string belongs is reported at its path. (Text input is depth-checked in load_json_text.)
     if not isinstance(doc, dict):
-        return None, [PolicyError(prefix or "(top)", f"a policy must be a JSON object, got {_type_name(doc)}")]
+        return None, [PolicyError(prefix or "(top)", f"a policy must be a JSON object, got {type_name(doc)}")]
     for key in doc if not _TOP_KEYS.issuperset(doc) else ():
         if key not in _TOP_KEYS:
             out.add(f"{dot}{key}", f"unknown policy element '{key}' (expected {', '.join(TOP_KEYS)})",
@@ -458,7 +458,7 @@ def validate(doc: Any, prefix: str = "") -> tuple[Policy | None, list[PolicyErro
                 "INVALID_VERSION" if isinstance(version, str) else "DATA_TYPE_MISMATCH")
     pid = doc.get("Id")
     if pid is not None and not isinstance(pid, str):  # iam/reference_policies_elements_id
-        out.add(f"{dot}Id", f"Id must be a string, got {_type_name(pid)}", "DATA_TYPE_MISMATCH")
+        out.add(f"{dot}Id", f"Id must be a string, got {type_name(pid)}", "DATA_TYPE_MISMATCH")
     raw_statements = doc.get("Statement")
     statements: list[Statement] = []
     if raw_statements is None:
@@ -476,7 +476,7 @@ def validate(doc: Any, prefix: str = "") -> tuple[Policy | None, list[PolicyErro
             if st:
                 statements.append(st)
     else:
-        out.add(f"{dot}Statement", f"Statement must be an object or a list, got {_type_name(raw_statements)}",
+        out.add(f"{dot}Statement", f"Statement must be an object or a list, got {type_name(raw_statements)}",
                 "DATA_TYPE_MISMATCH")
     if out.errors:
         return None, out.errors
@@ -501,7 +501,7 @@ def load_json_text(text: str, where: str) -> Any:
     """Decode JSON text; malformed, huge or too deep input becomes one InputError with line and column."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
         raise InputError(f"document is larger than {MAX_TEXT_BYTES} bytes", where=where)
-    depth_at = _text_depth_exceeded(text, MAX_DEPTH * 2)
+    depth_at = text_depth_exceeded(text, MAX_DEPTH * 2)
     if depth_at is not None:
         line, col = depth_at
         raise InputError(f"JSON nested deeper than {MAX_DEPTH * 2} levels at line {line}, column {col}",
@@ -516,7 +516,7 @@ def load_json_text(text: str, where: str) -> Any:
 _STRUCT = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
-def _text_depth_exceeded(text: str, limit: int) -> tuple[int, int] | None:
+def text_depth_exceeded(text: str, limit: int) -> tuple[int, int] | None:
     """Line/column where brackets (outside strings) nest deeper than `limit`; guards json's recursion."""
     depth = 0
     for m in _STRUCT.finditer(text):

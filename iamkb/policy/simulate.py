@@ -27,7 +27,7 @@ from typing import Any, BinaryIO, TextIO
 from iamkb.errors import InputError
 from iamkb.policy.evaluate import CompiledScenario, Compiler, batch_allocation, decide
 from iamkb.policy.explain import render
-from iamkb.policy.grammar import MAX_DEPTH, MAX_TEXT_BYTES, _text_depth_exceeded
+from iamkb.policy.grammar import MAX_DEPTH, MAX_TEXT_BYTES, text_depth_exceeded
 
 MAX_POLICY_BYTES = MAX_TEXT_BYTES  # per policy document
 LINES_SUFFIXES = (".jsonl", ".ndjson")
@@ -59,7 +59,7 @@ def read_input(name: str) -> tuple[str, str]:
 # --- decoding ---------------------------------------------------------------------------------------------------
 def _too_deep(text: str, where: str) -> InputError:
     """json gives up on nesting deeper than the interpreter's recursion limit: say where the text nests too deep."""
-    line, col = _text_depth_exceeded(text, MAX_DEPTH * 2) or (1, 1)
+    line, col = text_depth_exceeded(text, MAX_DEPTH * 2) or (1, 1)
     return InputError(f"JSON nested deeper than {MAX_DEPTH * 2} levels at line {line}, column {col}", where=where)
 
 
@@ -111,7 +111,7 @@ def decode(text: str, where: str) -> tuple[Any, list[int] | None]:
 
 
 # --- the policy size limit --------------------------------------------------------------------------------------
-def _policies(scenario: dict) -> Iterator[tuple[str, Any]]:
+def scenario_policies(scenario: dict) -> Iterator[tuple[str, Any]]:
     """(path, document) of every policy a scenario holds, in DESIGN.md's keys."""
     for key in ("identityPolicies", "permissionBoundaries"):
         docs = scenario.get(key)
@@ -131,7 +131,7 @@ def check_policy_sizes(scenario: Any, text_bytes: int, dot: str = "") -> None:
     holding the scenario is over the limit: a smaller text cannot hold a larger policy."""
     if text_bytes <= MAX_POLICY_BYTES or not isinstance(scenario, dict):
         return
-    for path, doc in _policies(scenario):
+    for path, doc in scenario_policies(scenario):
         try:
             size = len(json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass"))
         except (RecursionError, ValueError):  # nested too deep to measure: the validator names where

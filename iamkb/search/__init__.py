@@ -14,7 +14,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -153,18 +153,9 @@ def _answers(questions: list[str], jobs: int) -> Iterator[dict[str, Any]]:
         yield from pool.imap(ask, questions, chunksize=4)
 
 
-def _site_links():
-    """id -> its page in the site built from the KB (root-relative), for ask's JSON; None without a built KB."""
-    from iamkb.site.data import load_site_data
-    from iamkb.site.pages import Site
-
-    try:
-        return Site(load_site_data()).site_url
-    except InputError:
-        return None
-
-
-def run_ask(args: argparse.Namespace) -> int:
+def run_ask(args: argparse.Namespace, link: Callable[[dict], Any] | None = None) -> int:
+    """`link`: what the command line adds to each JSON answer (site_url on its results and citations: the site
+    is a layer this package does not import)."""
     if args.file and args.question:
         raise InputError("give a question or --file, not both", where="iamkb ask")
     if args.jobs is not None and args.jobs < 1:
@@ -175,13 +166,10 @@ def run_ask(args: argparse.Namespace) -> int:
 
         engine()  # a missing or broken index fails here, in one line, before any worker starts
     jobs = args.jobs if args.jobs is not None else (os.cpu_count() or 1)
-    site_url_of = _site_links() if args.json else None
     for q, out in zip(questions, _answers(questions, jobs), strict=True):
         if args.json:
-            if site_url_of is not None:
-                from iamkb.site.urls import with_site_urls
-
-                with_site_urls(out, site_url_of)
+            if link is not None:
+                link(out)
             print(json.dumps(out, ensure_ascii=False), flush=False)
         else:
             print(f"Q: {q}\n\n{out['answer']}\n")
@@ -189,24 +177,4 @@ def run_ask(args: argparse.Namespace) -> int:
                 print(f"Hint: {out['hint']['message']} Run `{out['hint']['command']}`.\n")
             _print_results(out["results"][:5])
             print()
-    return 0
-
-
-def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--questions", type=Path, help="question set (default kb/questions.yml)")
-    parser.add_argument("--misses", action="store_true",
-                        help="list the tuning part's misses (the held-out part's are never shown)")
-    parser.add_argument("--json", action="store_true")
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    from iamkb.search.evaluate import evaluate, format_report, load_questions
-
-    report = evaluate(load_questions(args.questions), ask, search)
-    if args.json:
-        if not args.misses:
-            report.pop("misses")
-        print(json.dumps(report, sort_keys=True))
-    else:
-        print(format_report(report, show_misses=args.misses))
     return 0

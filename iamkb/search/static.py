@@ -2,8 +2,9 @@
 run by the reader's browser, on any static host, with no server.
 
 `export(engine, site_url)` gathers everything that path reads, from the open index and the modules' constants:
-the documents (the stored fields and data the rerank and the answer read, plus each one's page in the site), the
-postings of the fields ask retrieves on with what Whoosh scores them from (the term frequency, the document's field
+the tuned numbers the index was built with (kb/search.yml, as `Engine.params` holds them), the documents (the
+stored fields and data the rerank and the answer read, plus each one's page in the site), the postings of the
+fields ask retrieves on with what Whoosh scores them from (the term frequency, the document's field
 length, the term's idf, the field's average length, BM25F's B and K1: the page sums `whoosh.scoring.bm25` of
 exactly these numbers, as `Engine.top_docs` sums Whoosh's own scores), the vocabulary with its document
 frequencies (spelling correction), the synonym table, entity names, action words, the question words, every
@@ -27,16 +28,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from iamkb.search import analysis, answer, engine, learned
+from iamkb.search import analysis, answer, engine, features, ranking, retrieval
 from iamkb.search.documents import ENTITY_KINDS, KINDS
 
-FORMAT = 1
+FORMAT = 2
 GLOBAL = "iamkbSearchData"  # the window property the script sets
-FIELDS = tuple(answer.ASK_BOOSTS)  # the fields ask retrieves on and reads matched terms from
 
 
 def _pattern(regex) -> dict[str, Any]:
@@ -47,33 +46,26 @@ def _pattern(regex) -> dict[str, Any]:
 
 
 def constants() -> dict[str, Any]:
-    """Every number, word list and pattern the lexical path reads, from the modules that define them."""
-    e, a = engine, answer
+    """The limits, patterns and word lists the lexical path reads beside the tuned numbers (kb/search.yml, which
+    the export takes from the index: `export`), from the modules that define them."""
+    e, a, f, r = engine, answer, features, ranking
     return {
         "analysis": {"stops": sorted(analysis.STOPS), "min_token_chars": analysis.MIN_TOKEN_CHARS,
                      "compound": _pattern(analysis.COMPOUND), "part": _pattern(analysis._PART),
                      "camel": _pattern(analysis._CAMEL), "sentence": _pattern(analysis._SENTENCE)},
-        "query": {"question_words": sorted(e.QUESTION_WORDS), "max_df_share": e.MAX_DF_SHARE,
-                  "min_correct_len": e.MIN_CORRECT_LEN, "short_word_len": e.SHORT_WORD_LEN,
-                  "short_word_min_df": e.SHORT_WORD_MIN_DF, "max_edits_short": e.MAX_EDITS_SHORT,
-                  "max_edits": e.MAX_EDITS, "correction_candidates": e.CORRECTION_CANDIDATES,
-                  "max_query_chars": e.MAX_QUERY_CHARS, "max_terms": e.MAX_TERMS},
-        "ask": {"weights": asdict(a.WEIGHTS), "boosts": [[f, b] for f, b in a.ASK_BOOSTS.items()],
-                "asked_field": a.ASKED_FIELD, "home_guide": a.HOME_GUIDE, "min_coverage": a.MIN_COVERAGE,
-                "entity_centric_extra": a.ENTITY_CENTRIC_EXTRA, "entity_says_the_rest": a.ENTITY_SAYS_THE_REST,
-                "retrieve": a.RETRIEVE, "retrieve_entities": a.RETRIEVE_ENTITIES, "pool": a.POOL,
-                "proximity_depth": a.PROXIMITY_DEPTH, "example_share": a.EXAMPLE_SHARE,
-                "named_lift": a.NAMED_LIFT, "named_below_best": a.NAMED_BELOW_BEST,
-                "says_the_rest_partial": a.SAYS_THE_REST_PARTIAL, "specific_passes": a.SPECIFIC_PASSES,
-                "specific_margin": a.SPECIFIC_MARGIN, "specific_step": a.SPECIFIC_STEP,
+        "query": {"max_query_chars": e.MAX_QUERY_CHARS, "max_terms": e.MAX_TERMS, "short_word_len": e.SHORT_WORD_LEN,
+                  "max_edits_short": e.MAX_EDITS_SHORT, "max_edits": e.MAX_EDITS,
+                  "correction_candidates": e.CORRECTION_CANDIDATES},
+        "ask": {"asked_field": retrieval.ASKED_FIELD, "home_guide": f.HOME_GUIDE, "phrase": f.PHRASE,
+                "entity_kinds": sorted(ENTITY_KINDS), "says_kind": {k: _pattern(v) for k, v in retrieval.SAYS_KIND.items()},
+                "definition": _pattern(f.DEFINITION), "overview": _pattern(f.OVERVIEW), "not_word": _pattern(f._NOT_WORD),
+                "says_the_rest_partial": r.SAYS_THE_REST_PARTIAL, "specific_passes": r.SPECIFIC_PASSES,
+                "specific_margin": r.SPECIFIC_MARGIN, "specific_step": r.SPECIFIC_STEP,
+                "howto": _pattern(a.HOWTO), "word": _pattern(a._WORD), "highlight": list(e.HIGHLIGHT),
                 "quote_sentences": a.QUOTE_SENTENCES, "snippet_chars": a.SNIPPET_CHARS,
                 "answer_entities": a.ANSWER_ENTITIES, "answer_sources": a.ANSWER_SOURCES,
-                "answer_section_depth": a.ANSWER_SECTION_DEPTH, "section_under_entity": a.SECTION_UNDER_ENTITY,
-                "said_actions": a.SAID_ACTIONS, "phrase": a.PHRASE, "entity_kinds": sorted(ENTITY_KINDS),
-                "howto": _pattern(a.HOWTO), "definition": _pattern(a.DEFINITION), "overview": _pattern(a.OVERVIEW),
-                "says_kind": {k: _pattern(v) for k, v in a.SAYS_KIND.items()}, "word": _pattern(a._WORD),
-                "not_word": _pattern(a._NOT_WORD), "highlight": list(engine.HIGHLIGHT)},
-        "learned": {"log_floor": learned.LOG_FLOOR, "bm25_floor": learned.BM25_FLOOR},
+                "answer_section_depth": a.ANSWER_SECTION_DEPTH},
+        "features": {"log_floor": f.LOG_FLOOR, "bm25_floor": f.BM25_FLOOR},
     }
 
 
@@ -85,7 +77,7 @@ def _postings(eng: engine.Engine) -> dict[str, Any]:
     reader = searcher.reader()
     ndocs = reader.doc_count_all()
     out: dict[str, Any] = {}
-    for f in FIELDS:
+    for f in eng.params.ask_boosts:
         terms, counts, gaps, tfs = [], [], [], []
         for term in reader.field_terms(f):
             prev = -1
@@ -108,7 +100,7 @@ def _bm25(eng: engine.Engine, postings: dict[str, Any]) -> dict[str, Any]:
     searcher = eng.searcher
     weighting = searcher.weighting
     out: dict[str, Any] = {"k1": weighting.K1, "b": {}, "avgfl": {}, "idf": {}}
-    for f in FIELDS:
+    for f in postings:
         out["b"][f] = weighting._field_B.get(f, weighting.B)
         out["avgfl"][f] = searcher.avg_field_length(f) or 1
         firsts: dict[int, str] = {}
@@ -145,10 +137,11 @@ def _idf(eng: engine.Engine, body_terms: list[str]) -> dict[str, Any]:
 
 def export(eng: engine.Engine, site_url: Callable[[str], str | None] = lambda ident: None) -> dict[str, Any]:
     """Everything ask's lexical path reads from the index, as plain data (see the module doc)."""
-    ranker = learned.usable(eng.rankers, semantic=False)
+    ranker = ranking.usable(ranking.rankers_from_json(eng.rankers_data), semantic=False)
     postings = _postings(eng)
     return {
         "format": FORMAT,
+        "params": eng.params.to_json(),
         "constants": constants(),
         "kinds": list(KINDS),
         "ranker": ranker.to_json() if ranker else None,

@@ -16,19 +16,17 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from iamkb import paths
+from iamkb.errors import InputError
 from iamkb.inputs import changed as changed_groups
 from iamkb.inputs import digest, read_record, tree, versions
 from iamkb.inputs import fingerprint as combine
-from iamkb.errors import InputError
 from iamkb.site import callchain, checks, examples, onboarding, playground, reference, topics, urls
 from iamkb.site.pages import GUIDE_TABS, Site
 
@@ -83,7 +81,7 @@ STAMP = ".iamkb-inputs"  # in the built site: the inputs it was built from (see 
 # callcheck: the worked can-i page runs a check at build time; policy: the engine the playground ships
 # (iamkb.site.playground.ENGINE_CODE); extract: the example pages show a fragment as published.
 CODE = ("__init__.py", "errors.py", "examples.py", "extract.py", "inputs.py", "model.py", "paths.py", "refdata.py",
-        "site/*.py", "callcheck/*.py", "policy/*.py", "policy/lint/*.py")
+        "store.py", "site/*.py", "callcheck/*.py", "policy/*.py", "policy/lint/*.py")
 # What renders the pages besides our code: MkDocs, the theme, the Markdown extensions and their template engine.
 PACKAGES = ("mkdocs", "mkdocs-material", "mkdocs-material-extensions", "pymdown-extensions", "Markdown",
             "Pygments", "Jinja2", "babel", "PyYAML", "RapidFuzz")  # RapidFuzz: shipped in the playground's engine
@@ -113,8 +111,11 @@ def _search_inputs() -> dict[str, str]:
     questions, the search code and packages)."""
     from iamkb.search.build import index_inputs
 
+    from iamkb.search import params
+
     kb = paths.kb_dir()
-    return index_inputs(paths.build_dir(), kb / "synonyms.yml", kb / "ranker.json", kb / "section_questions.yml")
+    return index_inputs(paths.build_dir(), kb / "synonyms.yml", kb / "ranker.json", kb / "section_questions.yml",
+                        params.default_path())
 
 
 def fingerprint(root: Path = paths.ROOT, inputs: dict[str, str] | None = None) -> str:
@@ -187,15 +188,9 @@ def update_site(site_dir: Path | None = None, *, strict: bool = True, force: boo
         progress(f"building {site_dir} ({why}) ...")
     from iamkb import atomic  # here, not at the top: the hook imports this module, and only rendering code
 
-    site_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{site_dir.name}.tmp-", dir=site_dir.parent))
-    try:
+    with atomic.replacing(site_dir) as tmp:
         build_site(tmp, strict=strict, root=root)
         (tmp / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        atomic.swap_in(tmp, site_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {**result, "built": True, "seconds": round(time.monotonic() - started, 2)}
 
 

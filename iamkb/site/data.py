@@ -6,26 +6,19 @@ with --base-only still renders its topic pages), and the site's tests require th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from iamkb import paths
+from iamkb import paths, store
 from iamkb.errors import InputError
 
 
 def _read_json(path: Path, required: bool) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if required:
-            raise InputError("not built yet (run `iamkb build-kb` or `make kb`)", where=str(path)) from None
-        return None
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+    """A KB file through iamkb.store (the one reader of kb/build); an optional one is None when not built."""
+    return store.load(path.stem, path.parent) if required else store.load_if_built(path.stem, path.parent)
 
 
 def _read_yaml(path: Path) -> Any:

@@ -245,3 +245,16 @@ def source_line(page: dict) -> str:
             f"*{GUIDES.get(page['guide'], page['guide'])}* · source `{src['repository']}` at "
             f"`{src['commit'][:12]}`, `{src['path']}` · licence {md.esc(LICENSES.get(page['guide'], src['license']))}")
 
+
+
+def json_linker(prefix: str = ""):
+    """A function that adds `site_url` (`prefix` + the page, root-relative) to each result and citation of ask's
+    or search's JSON, for the site built from the KB as it is (urls.with_site_urls); None without a built KB."""
+    from iamkb.errors import InputError
+    from iamkb.site.data import load_site_data
+
+    try:
+        site = Site(load_site_data())
+    except InputError:
+        return None
+    return lambda result: urls.with_site_urls(result, site.site_url, prefix)

@@ -42,7 +42,7 @@ EDITOR = "prism-code-editor"
 EDITOR_ENTRIES = ("index.js", "prism/languages/json.js", "languages/json.js", "extensions/commands/index.js")
 EDITOR_FILES = ("layout.css",)
 # iamkb files the page imports (iamkb.policy.inpage and what it imports; tests/test_playground.py checks it).
-ENGINE_CODE = ("__init__.py", "errors.py", "paths.py", "refdata.py", "policy/*.py", "policy/lint/*.py")
+ENGINE_CODE = ("__init__.py", "errors.py", "paths.py", "refdata.py", "store.py", "policy/*.py", "policy/lint/*.py")
 ENGINE_PACKAGES = ("rapidfuzz",)  # its pure-Python implementation: lint's "did you mean" (refdata.nearest)
 ENGINE_BUILD = "kb/build"  # where the zip holds the reference tables ($IAMKB_BUILD in the page)
 DECISIONS = ("Allowed", "ExplicitlyDenied", "ImplicitlyDenied")

@@ -16,7 +16,7 @@
 })(typeof self !== "undefined" ? self : this, function (A) {
   "use strict";
 
-  var FORMAT = 1;
+  var FORMAT = 2;
 
   function pySum(values) {  // Python's sum() of floats (3.11): left to right from 0
     var s = 0;
@@ -54,6 +54,7 @@
     var c = data.constants;
     this.data = data;
     this.c = c;
+    this.p = data.params;  // kb/search.yml, as the index was built with it (iamkb.search.params)
     this.analyzer = new A.Analyzer(c.analysis);
     this.kinds = data.kinds;
     this.entityKinds = setOf(c.ask.entity_kinds);
@@ -63,7 +64,7 @@
     for (var i = 0; i < this.n; i++) this.docnumOf.set(docs.id[i], i);
     this.entityDoc = new Uint8Array(this.n);
     for (i = 0; i < this.n; i++) if (this.entityKinds.has(this.kinds[docs.kind[i]])) this.entityDoc[i] = 1;
-    this.boosts = c.ask.boosts;
+    this.boosts = Object.entries(this.p.ask_boosts);
     this.fields = {};
     var self = this;
     Object.keys(data.postings).forEach(function (f) { self.fields[f] = self._field(f, data.postings[f]); });
@@ -88,8 +89,8 @@
       }
     });
     this.actionsByWord = byFirst;
-    this.questionWords = setOf(c.query.question_words);
-    this.questionTerms = setOf(this.analyzer.analyze(c.query.question_words.join(" ")));
+    this.questionWords = setOf(this.p.query.question_words);
+    this.questionTerms = setOf(this.analyzer.analyze(this.p.query.question_words.join(" ")));
     this.idfTerms = new Map(Object.entries(data.idf.terms));
     this.idfOther = data.idf.other;
     var ask = c.ask;
@@ -206,8 +207,9 @@
 
   Engine.prototype._correct = function (word) {
     var q = this.c.query;
+    var rules = this.p.query;
     var w = Array.from(word);
-    if (w.length < q.min_correct_len) return null;
+    if (w.length < rules.min_correct_len) return null;
     var short = w.length <= q.short_word_len;
     var cutoff = short ? q.max_edits_short : q.max_edits;
     if (!this.vocabByLength) {
@@ -231,7 +233,7 @@
     found.sort(function (a, b) { return a[1] - b[1] || a[2] - b[2]; });
     found = found.slice(0, q.correction_candidates);
     var self = this;
-    if (short) found = found.filter(function (m) { return self.vocabDf.get(m[0]) >= q.short_word_min_df; });
+    if (short) found = found.filter(function (m) { return self.vocabDf.get(m[0]) >= rules.short_word_min_df; });
     var first = w[0];
     found = found.filter(function (m) { return Array.from(m[0])[0] === first; });
     if (!found.length) return null;
@@ -300,7 +302,7 @@
     terms.forEach(function (t) {
       df.set(t, pySum(fields.map(function (f) { return self.docFrequency(f, t); })));
     });
-    var share = this.c.query.max_df_share;
+    var share = this.p.query.max_df_share;
     var keep = terms.filter(function (t) { return df.get(t) <= share * total; });
     if (keep.length) return keep;
     return terms.slice().sort(function (a, b) { return df.get(a) - df.get(b); }).slice(0, 3);
@@ -462,15 +464,15 @@
   // retrieve
   Engine.prototype.retrieve = function (query) {
     if (!query.terms.length) return { hits: [], depth: new Map() };
-    var ask = this.c.ask;
-    var top = this.topDocs(query.terms, this.boosts, ask.pool);
+    var pools = this.p.pools;
+    var top = this.topDocs(query.terms, this.boosts, pools.depth);
     var keep = [];
     var nDocs = 0;
     var nEntities = 0;
     for (var i = 0; i < top.length; i++) {
       if (this.entityDoc[top[i][1]]) {
-        if (nEntities < ask.retrieve_entities) { nEntities++; keep.push(top[i]); }
-      } else if (nDocs < ask.retrieve) { nDocs++; keep.push(top[i]); }
+        if (nEntities < pools.retrieve_entities) { nEntities++; keep.push(top[i]); }
+      } else if (nDocs < pools.retrieve) { nDocs++; keep.push(top[i]); }
     }
     var depth = new Map();
     top.forEach(function (p) { depth.set(p[1], p[0]); });
@@ -516,7 +518,7 @@
       var hb = b.startsWith(home) ? 0 : 1;
       return ha - hb || self.actionWords.get(b).size - self.actionWords.get(a).size || A.pyCmp(a, b);
     });
-    return longest.slice(0, this.c.ask.said_actions);
+    return longest.slice(0, this.p.pools.said_actions);
   };
 
   // candidates (without the semantic pool: the page has no sentence vectors)
@@ -572,7 +574,7 @@
           cand = candidate(doc);
           byId.set(section, cand);
         }
-        cand.hit.score = Math.max(cand.hit.score, h.score * ask.example_share);
+        cand.hit.score = Math.max(cand.hit.score, h.score * self.p.rules.example_share);
         cand.examples.push([h.score, h.id]);
         return;
       }
@@ -663,7 +665,7 @@
   // rerank (the semantic factor is exp(0) = 1: no vectors)
   Engine.prototype.rerank = function (query, candidates, named, units) {
     if (!candidates.length) return [];
-    var w = this.c.ask.weights;
+    var w = this.p.weights;
     var self = this;
     var top = Math.max.apply(null, candidates.map(function (c) { return c.hit.score; })) || 1.0;
     var questionTerms = setOf(query.terms);
@@ -679,7 +681,6 @@
       c.titlePrecision = titleTerms.size ? countIn(titleTerms, questionTerms) / titleTerms.size : 0.0;
       c.overview = definition && self.isOverview(c.hit);
       var kind = self.entityKinds.has(c.hit.kind) ? w.entity : 1.0;
-      if (c.hit.guide === self.c.ask.home_guide) kind *= 1.0 + w.home_guide;
       if (c.overview) kind *= 1.0 + w.definition;
       c.score = Math.pow(c.hit.score / top, w.bm25_power) * (w.cover_base + c.coverage)
         * (1.0 + w.heading_cover * c.headingCoverage + w.title_precision * c.titlePrecision)
@@ -688,7 +689,7 @@
     var ranked = candidates.slice().sort(byScoreThenId);
     if (named.length) ranked = this.placeNamed(query, ranked, named, units);
     if (w.specific_top) ranked = this.preferSpecific(ranked, w.specific_top);
-    var depth = this.c.ask.proximity_depth;
+    var depth = this.p.pools.proximity_depth;
     ranked.slice(0, depth).forEach(function (c) { c.passageCoverage = self.passageCoverage(c, units, w.partial); });
     return ranked;
   };
@@ -699,7 +700,7 @@
 
   // place_named
   Engine.prototype.placeNamed = function (query, ranked, named, units) {
-    var ask = this.c.ask;
+    var rules = this.p.rules;
     var wanted = setOf(named);
     var self = this;
     var own = new Set();
@@ -713,14 +714,14 @@
     var extra = units.filter(function (u) { return !intersects(unitTerms(u), own); })
       .map(function (u) { return { word: u.word, forms: u.forms, weight: 1.0 }; });
     var byId = new Map(ranked.map(function (c) { return [c.hit.id, c]; }));
-    var lifted = ranked[0].score * ask.named_lift;
+    var lifted = ranked[0].score * rules.named_lift;
     var best = 0.0;
     ranked.forEach(function (c) { if (!self.entityKinds.has(c.hit.kind) && c.score > best) best = c.score; });
     named.forEach(function (ident) {
       var c = byId.get(ident);
       if (!c) return;
-      if (extra.length <= ask.entity_centric_extra && self.saysTheRest(c.hit, extra)) c.score = Math.max(c.score, lifted);
-      else if (best) c.score = best * ask.named_below_best;
+      if (extra.length <= rules.entity_centric_extra && self.saysTheRest(c.hit, extra)) c.score = Math.max(c.score, lifted);
+      else if (best) c.score = best * rules.named_below_best;
     });
     return ranked.slice().sort(byScoreThenId);
   };
@@ -730,7 +731,7 @@
     if (!extra.length) return true;
     var text = [entity.title, entity.body, entity.data.answer || ""].join(" ");
     return coverage(setOf(this.analyzer.analyze(text)), extra, this.c.ask.says_the_rest_partial)
-      >= this.c.ask.entity_says_the_rest;
+      >= this.p.rules.entity_says_the_rest;
   };
 
   // prefer_specific
@@ -765,7 +766,7 @@
 
   Engine.prototype.featureRows = function (ranked, features) {
     if (!ranked.length) return [];
-    var L = this.c.learned;
+    var L = this.c.features;
     var self = this;
     var top = Math.max.apply(null, ranked.map(function (c) { return c.hit.score; })) || 1.0;
     var columns = {
@@ -878,62 +879,60 @@
     return doc ? doc.title : ident;
   };
 
-  // answer_parts
-  Engine.prototype.answerParts = function (question, query, ranked, named) {
+  // compose: the answer's parts (iamkb.search.answer.Answer.parts) and its citations
+  Engine.prototype.compose = function (question, query, ranked, named) {
     var ask = this.c.ask;
+    var rules = this.p.rules;
     var terms = setOf(query.terms);
     var self = this;
-    var parts = { declined: false, closest: null, entities: [], section: null, example: null, lead: null,
-      citations: [] };
-    var cited = [];
+    var out = { declined: false, facts: [], quote: null, example: null, summary: null, closest: null };
     var bestCov = 0.0;
     ranked.forEach(function (c) { if (c.textCoverage > bestCov) bestCov = c.textCoverage; });
-    if (!ranked.length || (!named.length && bestCov < ask.min_coverage)) {
-      parts.declined = true;
-      if (ranked.length) {
-        var t = ranked[0].hit;
-        parts.closest = t.id;
-        cited.push([t.id, t.title, t.url]);
+    if (!ranked.length || (!named.length && bestCov < rules.min_coverage)) {
+      var t0 = ranked.length ? ranked[0].hit : null;
+      out.declined = true;
+      out.closest = t0 ? { id: t0.id, title: t0.title, url: t0.url } : null;
+      return { parts: out, citations: [] };
+    }
+    var cited = [];
+    named.slice(0, ask.answer_entities).forEach(function (ident) {
+      var c = ranked.find(function (x) { return x.hit.id === ident; });
+      var doc = c ? c.hit : null;
+      if (doc && doc.data.answer) {
+        out.facts.push({ id: doc.id, text: doc.data.answer });
+        cited.push([doc.id, doc.url]);
+        (doc.data.sources || []).slice(0, ask.answer_sources).forEach(function (s) { cited.push([s.id, s.url]); });
       }
-    } else {
-      named.slice(0, ask.answer_entities).forEach(function (ident) {
-        var c = ranked.find(function (x) { return x.hit.id === ident; });
-        var doc = c ? c.hit : null;
-        if (doc && doc.data.answer) {
-          parts.entities.push({ id: doc.id, answer: doc.data.answer });
-          cited.push([doc.id, doc.title, doc.url]);
-          (doc.data.sources || []).slice(0, ask.answer_sources).forEach(function (s) {
-            cited.push([s.id, self.titleOf(s.id), s.url]);
-          });
-        }
-      });
-      var section = ranked.slice(0, ask.answer_section_depth).find(function (c) { return c.hit.kind === "section"; });
-      if (section && !(named.length && this.entityKinds.has(ranked[0].hit.kind) && section !== ranked[0]
-                       && section.score < ranked[0].score * ask.section_under_entity)) {
-        var quote = this.keySentences(section.hit.body, terms).join(" ");
-        if (quote) {
-          parts.section = { id: section.hit.id, title: section.hit.title, quote: quote };
-          cited.push([section.hit.id, section.hit.title, section.hit.url]);
-        }
-        this.re.howto.lastIndex = 0;
-        if (this.re.howto.test(question)) {
-          var example = this.exampleCode(section);
-          if (example) {
-            parts.example = { id: example[0], section: section.hit.id, code: A.strip(example[1]) };
-            cited.push([example[0], this.titleOf(example[0]), section.hit.url]);
-          }
-        }
-      } else if (!parts.entities.length) {
-        var top = ranked[0].hit;
-        parts.lead = { id: top.id, title: top.title,
-          text: top.data.answer || this.keySentences(top.body, terms).join(" ") };
-        cited.push([top.id, top.title, top.url]);
+    });
+    var section = ranked.slice(0, ask.answer_section_depth).find(function (c) { return c.hit.kind === "section"; });
+    if (section && !(named.length && this.entityKinds.has(ranked[0].hit.kind) && section !== ranked[0]
+                     && section.score < ranked[0].score * rules.quote_beside_entity)) {
+      var quote = this.keySentences(section.hit.body, terms).join(" ");
+      if (quote) {
+        out.quote = { id: section.hit.id, title: section.hit.title, url: section.hit.url, text: quote };
+        cited.push([section.hit.id, section.hit.url]);
       }
+      this.re.howto.lastIndex = 0;
+      if (this.re.howto.test(question)) {
+        var example = this.exampleCode(section);
+        if (example) {
+          out.example = { id: example[0], section: section.hit.id, code: A.strip(example[1]) };
+          cited.push([example[0], section.hit.url]);
+        }
+      }
+    } else if (!out.facts.length) {
+      var top = ranked[0].hit;
+      out.summary = { id: top.id, title: top.title,
+        text: top.data.answer || this.keySentences(top.body, terms).join(" ") };
+      cited.push([top.id, top.url]);
     }
     var seen = new Map();
-    cited.forEach(function (c) { if (!seen.has(c[0])) seen.set(c[0], { id: c[0], title: c[1], url: c[2] }); });
-    parts.citations = Array.from(seen.values());
-    return parts;
+    cited.forEach(function (c) { if (!seen.has(c[0])) seen.set(c[0], c[1]); });
+    var citations = Array.from(seen.entries()).map(function (e) {
+      var hit = ranked.find(function (c) { return c.hit.id === e[0]; });
+      return { id: e[0], title: hit ? hit.hit.title : self.titleOf(e[0]), url: e[1] };
+    });
+    return { parts: out, citations: citations };
   };
 
   // The site page of a result (root-relative), or its upstream page when the site has none.
@@ -949,7 +948,7 @@
     var limit = (options && options.limit) || 10;
     var query = this.parse(question);
     var named = this.namedEntities(query);
-    var w = this.c.ask.weights;
+    var w = this.p.weights;
     var units = this.units(query, w);
     var pool = this.candidates(query, named, units);
     var ranked = this.rerank(query, pool, named, units);
@@ -962,9 +961,9 @@
         score: round4(c.learned !== null ? c.learned : c.score), snippet: self.snippet(c, terms),
         path: c.hit.data.path || null, section: c.hit.data.section || null };
     });
-    var parts = this.answerParts(question, query, ranked, named);
-    parts.citations.forEach(function (c) { c.site_url = self.siteUrl(c.id); });
-    return { question: question, results: results, parts: parts, citations: parts.citations,
+    var answer = this.compose(question, query, ranked, named);
+    answer.citations.forEach(function (c) { c.site_url = self.siteUrl(c.id); });
+    return { question: question, results: results, parts: answer.parts, citations: answer.citations,
       corrections: Object.fromEntries(query.corrections), named: named, ranking: "lexical" };
   };
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from iamkb.policy.grammar import Statement
-from iamkb.policy.lint.checks_names import _expanded
+from iamkb.policy.lint.checks_names import expanded_actions
 from iamkb.policy.lint.core import (
     VARIABLE,
     Context,
@@ -99,7 +99,7 @@ def check_resources(ctx: Context) -> Iterator[Finding]:
     if ctx.ref is None:
         return
     for st in ctx.policy.statements:
-        records = _expanded(ctx, st.actions or ())
+        records = expanded_actions(ctx, st.actions or ())
         if not records:
             continue
         for i, arn in enumerate(st.resources or ()):

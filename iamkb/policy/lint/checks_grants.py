@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from iamkb.policy.grammar import Statement
 from iamkb.policy.lint.checks_arns import ACCOUNT
-from iamkb.policy.lint.checks_names import _expanded, applicable_keys
+from iamkb.policy.lint.checks_names import applicable_keys, expanded_actions
 from iamkb.policy.lint.core import Context, Finding, arn_fields, emits, is_pattern
 from iamkb.policy.matching import action_glob_matches, action_matcher
 from iamkb.policy.wildcards import glob
@@ -145,8 +145,8 @@ def check_redundant_actions(ctx: Context) -> Iterator[Finding]:
                 others = [o for j, o in enumerate(values) if j != i and not (o.lower() == action.lower() and j > i)]
                 direct = next((o for o in others if o.lower() == action.lower() or _covered(ctx, o, action)), None)
                 if direct is None and is_pattern(action) and ctx.ref is not None:
-                    mine = {r["id"] for r in _expanded(ctx, (action,))}
-                    theirs = {r["id"] for r in _expanded(ctx, tuple(others))}
+                    mine = {r["id"] for r in expanded_actions(ctx, (action,))}
+                    theirs = {r["id"] for r in expanded_actions(ctx, tuple(others))}
                     direct = ", ".join(o for o in others if o.split(":")[0].lower() == action.split(":")[0].lower()) \
                         if mine and mine <= theirs else None
                 if direct:

@@ -89,7 +89,7 @@ def check_arn_services(ctx: Context) -> Iterator[Finding]:
                 yield Finding("UNKNOWN_SERVICE", f"unknown service '{service}' in '{arn}'", where)
 
 
-def _expanded(ctx: Context, patterns: tuple[str, ...]) -> list[dict]:
+def expanded_actions(ctx: Context, patterns: tuple[str, ...]) -> list[dict]:
     """Reference records of every action the patterns name (wildcards expanded over covered services)."""
     out = []
     for action in patterns:
@@ -164,7 +164,7 @@ def check_key_applies(ctx: Context) -> Iterator[Finding]:
     if ctx.ref is None:
         return
     for st in ctx.policy.statements:
-        records = _expanded(ctx, st.actions or ())
+        records = expanded_actions(ctx, st.actions or ())
         named = [ctx.ref.action(a) for a in st.actions or () if not is_pattern(a) and ctx.ref.action(a)]
         for cond in st.conditions:
             if not _per_action(cond.key) or is_provider_key(cond.key) or not records:

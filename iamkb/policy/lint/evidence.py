@@ -18,7 +18,7 @@ from typing import Any
 from iamkb.errors import InputError
 from iamkb.policy.grammar import Condition, Statement
 from iamkb.policy.lint.checks_grants import GRANTS, any_role_arn, untagged_actions
-from iamkb.policy.lint.checks_names import _expanded, applicable_keys
+from iamkb.policy.lint.checks_names import applicable_keys, expanded_actions
 from iamkb.policy.lint.checks_principals import GITHUB, oidc_provider
 from iamkb.policy.lint.core import VARIABLE, Context, Finding, arn_fields, is_pattern
 from iamkb.policy.matching import action_matcher
@@ -71,7 +71,7 @@ def pick_action(ctx: Context, st: Statement) -> str | None:
         if exact:
             return exact[0]
         if ctx.ref is not None:
-            for record in _expanded(ctx, st.actions):
+            for record in expanded_actions(ctx, st.actions):
                 return record["id"].removeprefix("action:")
         return next((a for a in FALLBACK_ACTIONS if action_matcher(st.actions).matches(a)), None)
     excluded = action_matcher(st.not_actions or ())
