@@ -134,6 +134,23 @@ def served_statically(site: Path) -> Iterator[str]:
         proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def served_by_iamkb(site: Path) -> Iterator[str]:
+    """A built site behind `iamkb serve`'s server (the site and the API) on a free port; yields its base URL."""
+    import threading
+
+    from iamkb.serve import make_server
+
+    srv = make_server(site, port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    host, port = srv.server_address[:2]
+    try:
+        yield f"http://{host}:{port}/"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
 @pytest.fixture(scope="session")
 def kb_build() -> Path:
     """The knowledge base built by `make kb` (make test builds it first)."""

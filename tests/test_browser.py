@@ -5,14 +5,12 @@ Screenshots go to tests/artifacts/ (CI keeps them as artifacts).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import checked_page
+from conftest import checked_page, served_by_iamkb
 
-from iamkb.serve import make_server
 from iamkb.site.build import cached_site
 
 pytestmark = pytest.mark.browser
@@ -22,13 +20,8 @@ DELETE_EXAMPLE = "examples/autoscaling/security_iam_id-based-policy-examples/pol
 
 @pytest.fixture(scope="module")
 def base_url(kb_build: Path) -> Iterator[str]:
-    srv = make_server(cached_site(), port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    host, port = srv.server_address[:2]
-    yield f"http://{host}:{port}/"
-    srv.shutdown()
-    srv.server_close()
+    with served_by_iamkb(cached_site()) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,18 +7,16 @@ here. Screenshots go to tests/artifacts/.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ARTIFACTS, checked_page, served_statically
+from conftest import ARTIFACTS, checked_page, served_by_iamkb, served_statically
 
 from iamkb import paths
 from iamkb.search import static
 from iamkb.search.answer import ask
 from iamkb.search.train.evaluate import load_questions, tuning_part
-from iamkb.serve import make_server
 from iamkb.site.build import cached_site
 from iamkb.site.data import load_site_data
 from iamkb.site.pages import Site
@@ -51,12 +49,8 @@ def static_url(site: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def served_url(site: Path) -> Iterator[str]:
-    srv = make_server(site, port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/"
-    srv.shutdown()
-    srv.server_close()
+    with served_by_iamkb(site) as url:
+        yield url
 
 
 @pytest.fixture

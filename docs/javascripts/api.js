@@ -1,6 +1,6 @@
-// What the site's server-backed boxes (Ask, Can I make this call?) share: making an element, and a call to
-// `iamkb serve`'s JSON API that fails with "no API" when the page is not served by it (opened as files, or served
-// by a plain static host), so each box can say how to run the same from the command line instead.
+// What the site's boxes share: making an element (the search box, the Ask page, Can I make this call?), and a
+// call to `iamkb serve`'s JSON API that fails with "no API" when the page is not served by it (opened as files,
+// or served by a plain static host), so the can-i box can say how to run the same from the command line instead.
 (function () {
   "use strict";
 

@@ -10,12 +10,7 @@
   var S = function () { return window.iamkbSearch; };  // javascripts/search/box.js
   var cards = null;
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
+  var el = window.iamkbApi.el;  // javascripts/api.js
 
   function link(text, url, cls) {
     var a = el("a", cls || "", text);
@@ -39,20 +34,6 @@
       });
     }
     return cards;
-  }
-
-  // A snippet (escaped text, matched words in <mark>) as nodes.
-  function snippetNodes(snippet) {
-    var frag = document.createDocumentFragment();
-    String(snippet || "").split(/(<mark>|<\/mark>)/).reduce(function (marked, piece) {
-      if (piece === "<mark>") return true;
-      if (piece === "</mark>") return false;
-      if (!piece) return marked;
-      var text = piece.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-      frag.appendChild(marked ? el("mark", "", text) : document.createTextNode(text));
-      return marked;
-    }, false);
-    return frag;
   }
 
   // JSON as Material colours it (the Pygments classes of the site's own code blocks).
@@ -229,7 +210,7 @@
         li.appendChild(el("span", "iamkb-result-kind", " " + S().kindLabel(r.kind)));
         if (r.snippet) {
           var s = el("div", "iamkb-snippet");
-          s.appendChild(snippetNodes(r.snippet));
+          s.appendChild(S().snippetNodes(r.snippet));
           li.appendChild(s);
         }
         list.appendChild(li);

@@ -125,8 +125,24 @@
     });
   }
 
+  var el = window.iamkbApi.el;  // javascripts/api.js
+
+  // A snippet (escaped text with <mark> around matched words) as DOM nodes: text stays text.
+  function snippetNodes(snippet) {
+    var frag = document.createDocumentFragment();
+    String(snippet || "").split(/(<mark>|<\/mark>)/).reduce(function (marked, piece) {
+      if (piece === "<mark>") return true;
+      if (piece === "</mark>") return false;
+      if (!piece) return marked;
+      var text = piece.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+      frag.appendChild(marked ? el("mark", "", text) : document.createTextNode(text));
+      return marked;
+    }, false);
+    return frag;
+  }
+
   window.iamkbSearch = { ask: ask, fromRoot: fromRoot, kindLabel: function (k) { return KIND_LABELS[k] || k; },
-    warm: function () { hasServer().then(function (s) { if (!s) loadPageEngine(); }); } };
+    snippetNodes: snippetNodes, warm: function () { hasServer().then(function (s) { if (!s) loadPageEngine(); }); } };
 
   // window.iamkb.search(query, {limit, engine}): DESIGN.md's hook. Results best first, {id, kind, title, url,
   // score, snippet}: `url` is the page in this site relative to its root (the upstream page, absolute, for a
@@ -144,27 +160,6 @@
   });
 
   // --- the box -----------------------------------------------------------------------------------------------
-
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-
-  // A snippet (escaped text with <mark> around matched words) as DOM nodes: text stays text.
-  function snippetNodes(snippet) {
-    var frag = document.createDocumentFragment();
-    String(snippet || "").split(/(<mark>|<\/mark>)/).reduce(function (marked, piece) {
-      if (piece === "<mark>") return true;
-      if (piece === "</mark>") return false;
-      if (!piece) return marked;
-      var text = piece.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-      frag.appendChild(marked ? el("mark", "", text) : document.createTextNode(text));
-      return marked;
-    }, false);
-    return frag;
-  }
 
   var ICON = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" aria-hidden="true"><path d="M9.5 3A6.5' +
     ' 6.5 0 0 1 16 9.5c0 1.61-.59 3.09-1.56 4.23l.27.27h.79l5 5-1.5 1.5-5-5v-.79l-.27-.27A6.52 6.52 0 0 1 9.5 16' +
