@@ -19,10 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from iamkb import paths
 from iamkb.errors import InputError
+from iamkb.inputs import read_yaml
 from iamkb.refdata import Reference, arn_could_match, from_records, glob_regex
 from iamkb.reference import iter_statements
 
@@ -39,14 +38,7 @@ def rules_path() -> Path:
 def load_mapping(path: Path | None = None) -> dict[str, Any]:
     """kb/call_rules.yml as data; malformed YAML is bad input naming the line."""
     path = path or rules_path()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("missing: the call rules' hand-written mapping", where=str(path)) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(f"{'line ' + str(mark.line + 1) + ': ' if mark else ''}malformed YAML",
-                         where=str(path)) from None
+    data = read_yaml(path, missing="missing: the call rules' hand-written mapping")
     if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
         raise InputError("expected a mapping with a `rules` list", where=str(path))
     return data

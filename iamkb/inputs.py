@@ -1,4 +1,5 @@
-"""Content hashes of a build step's inputs, so that a step whose inputs did not change can skip its work.
+"""A build step's inputs: the one reader of the hand-written YAML files under kb/ (`read_yaml`), and the
+content hashes that let a step whose inputs did not change skip its work.
 
 Why: `make serve` and `make test` run every step each time; the site (`iamkb site`) and the search index
 (`iamkb index`) each store the hash of what they were built from and rebuild only when it differs. Files are
@@ -13,6 +14,25 @@ import json
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import Any
+
+from iamkb.errors import InputError
+
+
+def read_yaml(path: Path, missing: str | None = None) -> Any:
+    """A hand-written YAML file's data. Absent: None, or, when `missing` says why it must be there, an
+    InputError with that reason. Malformed: one line naming the file and the line."""
+    import yaml
+
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if missing is None:
+            return None
+        raise InputError(missing, where=str(path)) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise InputError(f"malformed YAML{f' at line {mark.line + 1}' if mark else ''}", where=str(path)) from None
 
 
 def digest(files: list[tuple[str, Path]]) -> str:

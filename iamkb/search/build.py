@@ -58,16 +58,7 @@ def load_kb(build: Path) -> dict[str, Any]:
 def _yaml_mapping(path: Path, shape: str) -> dict:
     """A hand-written YAML file that holds one mapping ({} when the file is absent); `shape` says what the
     mapping should hold, for the one-line error when it is something else."""
-    import yaml
-
-    if not path.exists():
-        return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        raise InputError(f"malformed YAML{line}", where=str(path)) from None
+    data = inputs.read_yaml(path) or {}
     if not isinstance(data, dict):
         raise InputError(f"expected a mapping of {shape}", where=str(path))
     return data

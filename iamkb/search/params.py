@@ -17,6 +17,7 @@ from typing import Any
 
 from iamkb import paths
 from iamkb.errors import InputError
+from iamkb.inputs import read_yaml
 
 FILE = "search.yml"  # under kb/
 
@@ -125,16 +126,8 @@ def _boosts(data: Any, where: str) -> dict[str, float]:
 
 def load(path: Path | None = None) -> Params:
     """kb/search.yml as Params; a missing or malformed file is one line naming it and the key."""
-    import yaml
-
     path = path or default_path()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", where=str(path)) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(f"malformed YAML{f' at line {mark.line + 1}' if mark else ''}", where=str(path)) from None
+    data = read_yaml(path, missing="the search parameters are missing")
     try:
         ask, query = data["ask"], dict(data["query"])
         query.pop("chosen", None)

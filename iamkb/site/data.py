@@ -10,26 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from iamkb import paths, store
+from iamkb.inputs import read_yaml
 from iamkb.errors import InputError
 
 
 def _read_json(path: Path, required: bool) -> Any:
     """A KB file through iamkb.store (the one reader of kb/build); an optional one is None when not built."""
     return store.load(path.stem, path.parent) if required else store.load_if_built(path.stem, path.parent)
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark else ""
-        raise InputError(f"{line}malformed YAML", where=str(path)) from None
 
 
 @dataclass
@@ -77,8 +65,8 @@ def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) ->
     build = build_dir or paths.build_dir()
     kb = kb_dir or paths.kb_dir()
     sections = _read_json(build / "sections.json", True)
-    glossary = _read_yaml(kb / "glossary.yml") or {}
-    reading = _read_yaml(kb / "reading_path.yml") or {}
+    glossary = read_yaml(kb / "glossary.yml") or {}
+    reading = read_yaml(kb / "reading_path.yml") or {}
     return SiteData(
         pages=_read_json(build / "pages.json", True),
         sections={s["id"]: s for s in sections},
@@ -98,5 +86,5 @@ def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) ->
         call_rules=_read_json(build / "call_rules.json", False),
         glossary=list(glossary.get("terms", [])),
         reading_path=list(reading.get("steps", [])),
-        exercises=list((_read_yaml(kb / "exercises.yml") or {}).get("exercises") or []),
+        exercises=list((read_yaml(kb / "exercises.yml") or {}).get("exercises") or []),
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from iamkb import paths
 from iamkb.errors import InputError
+from iamkb.inputs import read_yaml
 
 KS = (1, 3)
 MRR_AT = 10
@@ -45,16 +46,8 @@ class Question:
 
 
 def load_questions(path: Path | None = None) -> list[Question]:
-    import yaml
-
     path = path or paths.kb_dir() / "questions.yml"
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("question set not found", where=str(path)) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise InputError(f"malformed YAML{f' at line {mark.line + 1}' if mark else ''}", where=str(path)) from None
+    data = read_yaml(path, missing="question set not found")
     if not isinstance(data, list):
         raise InputError("expected a list of questions", where=str(path))
     out = []
