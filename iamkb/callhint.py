@@ -20,6 +20,11 @@ CALL = re.compile(r"(?:create|update)-?auto-?scaling-?group|create-?launch-?conf
                   r"|launch templates?|\blts?\b|lifecycle hooks?|launch configurations?|traffic sources?"
                   r"|vpc lattice", re.I)
 SITE_PATH = "reference/can-i/"
+HINT = {"message": "This reads like a call that is denied. `iamkb can-i` checks the whole call: every permission it "
+                   "needs (for you and for the service-linked role), which are missing, and the smallest statements "
+                   "that fix it.",
+        "command": "iamkb can-i call.json",
+        "url": SITE_PATH}
 
 
 def hint(question: str) -> dict[str, str] | None:
@@ -27,8 +32,4 @@ def hint(question: str) -> dict[str, str] | None:
     failing = DENIED.search(question) or (FAILS.search(question) and PERMISSION.search(question))
     if not (failing and CALL.search(question)):
         return None
-    return {"message": "This reads like a call that is denied. `iamkb can-i` checks the whole call: every "
-                       "permission it needs (for you and for the service-linked role), which are missing, and the "
-                       "smallest statements that fix it.",
-            "command": "iamkb can-i call.json",
-            "url": SITE_PATH}
+    return dict(HINT)

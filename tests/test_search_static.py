@@ -149,8 +149,11 @@ def _why(python: dict, page: dict, rank: int) -> str:
 def test_every_question_ranks_and_answers_the_same_in_the_page(engine: Engine, js: Node) -> None:
     """The differential test: each question of kb/questions.yml through ask's lexical path in Python and
     through the page's engine: the same top 3 (the requirement), and in fact the same ten results with the
-    same scores and snippets, and the same answer parts and citations."""
+    same scores and snippets, the same answer parts, citations, corrections and can-i hint."""
+    from iamkb.callhint import hint
+
     questions = [q.q for q in load_questions()]
+    assert sum(1 for q in questions if hint(q)) > 0  # the set has "why is this call denied" questions
     page = js("ask", questions=questions, limit=10)
     top3, rest = [], []
     for q, got in zip(questions, page, strict=True):
@@ -166,6 +169,8 @@ def test_every_question_ranks_and_answers_the_same_in_the_page(engine: Engine, j
             rest.append(f"{q!r}: answer parts or citations differ")
         elif got["corrections"] != want["corrections"]:
             rest.append(f"{q!r}: spelling corrections differ")
+        elif got["hint"] != hint(q):
+            rest.append(f"{q!r}: the can-i hint differs")
     assert not top3, f"{len(top3)} of {len(questions)} questions rank differently in the top 3:\n" + "\n".join(top3)
     assert not rest, f"{len(rest)} questions differ:\n" + "\n".join(rest[:10])
 

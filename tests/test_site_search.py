@@ -274,3 +274,17 @@ def test_the_box_on_a_phone(browser, static_url):
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / "search-box-phone-dark.png"))
     ctx.close()
+
+
+def test_the_ask_page_points_a_denied_call_to_the_whole_call_check(page, static_url):
+    """On a static host too, a "why is this call denied" question gets the pointer to Can I make this call?"""
+    from iamkb.callhint import hint
+
+    question = next(q.q for q in load_questions() if hint(q.q))
+    page.goto(static_url + "ask/")
+    page.locator(".iamkb-ask-input").fill(question)
+    page.locator(".iamkb-ask-form button").click()
+    note = page.locator(".iamkb-hint")
+    note.wait_for(timeout=20000)
+    assert note.locator("code").first.inner_text() == "iamkb can-i"
+    assert note.locator("a").get_attribute("href") == static_url + hint(question)["url"]

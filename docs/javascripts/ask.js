@@ -183,8 +183,12 @@
       ex.appendChild(highlightJson(parts.example.code));
       view.appendChild(ex);
     }
-    if (out.hint) {
-      var hint = el("p", "iamkb-hint", out.hint.message + " ");
+    if (out.hint) {  // the CLI's message: `command` spans as code
+      var hint = el("p", "iamkb-hint");
+      out.hint.message.split("`").forEach(function (piece, i) {
+        hint.appendChild(i % 2 ? el("code", "", piece) : document.createTextNode(piece));
+      });
+      hint.appendChild(document.createTextNode(" "));
       hint.appendChild(link("Check the call", out.hint.url));
       view.appendChild(hint);
     }

@@ -26,6 +26,7 @@ SHORT_WORD_LEN = 5      # `correct`: a word of up to this many letters is short 
 MAX_EDITS_SHORT = 1     # ... the edits (OSA distance) a correction may make to a short word
 MAX_EDITS = 2           # ... and to a longer one
 CORRECTION_CANDIDATES = 8  # ... the nearest vocabulary words it weighs (rapidfuzz's extract limit)
+RAREST_KEPT = 3         # `selective`: the rarest terms kept when every term of a question is common
 HIGHLIGHT = ("<mark>", "</mark>")
 
 
@@ -228,7 +229,7 @@ class Engine:
         total = max(reader.doc_count(), 1)
         df = {t: sum(reader.doc_frequency(f, t) for f in fields) for t in terms}
         keep = [t for t in terms if df[t] <= self.params.query.max_df_share * total]
-        return keep or sorted(terms, key=lambda t: df[t])[:3]
+        return keep or sorted(terms, key=lambda t: df[t])[:RAREST_KEPT]
 
     def whoosh_query(self, terms: list[str], boosts: dict[str, float] | None = None):
         from whoosh.query import NullQuery, Or, Term

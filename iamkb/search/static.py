@@ -31,6 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from iamkb import callhint
 from iamkb.search import analysis, answer, engine, features, ranking, retrieval
 from iamkb.search.documents import ENTITY_KINDS, KINDS
 
@@ -55,7 +56,7 @@ def constants() -> dict[str, Any]:
                      "camel": _pattern(analysis._CAMEL), "sentence": _pattern(analysis._SENTENCE)},
         "query": {"max_query_chars": e.MAX_QUERY_CHARS, "max_terms": e.MAX_TERMS, "short_word_len": e.SHORT_WORD_LEN,
                   "max_edits_short": e.MAX_EDITS_SHORT, "max_edits": e.MAX_EDITS,
-                  "correction_candidates": e.CORRECTION_CANDIDATES},
+                  "correction_candidates": e.CORRECTION_CANDIDATES, "rarest_kept": e.RAREST_KEPT},
         "ask": {"asked_field": retrieval.ASKED_FIELD, "home_guide": f.HOME_GUIDE, "phrase": f.PHRASE,
                 "entity_kinds": sorted(ENTITY_KINDS), "says_kind": {k: _pattern(v) for k, v in retrieval.SAYS_KIND.items()},
                 "definition": _pattern(f.DEFINITION), "overview": _pattern(f.OVERVIEW), "not_word": _pattern(f._NOT_WORD),
@@ -66,6 +67,8 @@ def constants() -> dict[str, Any]:
                 "answer_entities": a.ANSWER_ENTITIES, "answer_sources": a.ANSWER_SOURCES,
                 "answer_section_depth": a.ANSWER_SECTION_DEPTH},
         "features": {"log_floor": f.LOG_FLOOR, "bm25_floor": f.BM25_FLOOR},
+        "hint": {"denied": _pattern(callhint.DENIED), "fails": _pattern(callhint.FAILS),
+                 "permission": _pattern(callhint.PERMISSION), "call": _pattern(callhint.CALL), **callhint.HINT},
     }
 
 

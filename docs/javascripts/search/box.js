@@ -112,7 +112,7 @@
           return { id: r.id, kind: r.kind, title: r.title, url: r.site_url || r.url, score: r.score,
             snippet: r.snippet, path: path };
         }),
-        parts: out.parts, citations: out.citations, corrections: out.corrections, hint: null, answer: ""
+        parts: out.parts, citations: out.citations, corrections: out.corrections, hint: out.hint, answer: ""
       };
     });
   }

@@ -305,7 +305,7 @@
     var share = this.p.query.max_df_share;
     var keep = terms.filter(function (t) { return df.get(t) <= share * total; });
     if (keep.length) return keep;
-    return terms.slice().sort(function (a, b) { return df.get(a) - df.get(b); }).slice(0, 3);
+    return terms.slice().sort(function (a, b) { return df.get(a) - df.get(b); }).slice(0, this.c.query.rarest_kept);
   };
 
   // Engine.top_docs: the best (score, docnum) pairs, ties by docnum.
@@ -935,6 +935,17 @@
     return { parts: out, citations: citations };
   };
 
+  // iamkb.callhint.hint: a pointer to the whole-call check for a "why is this call denied" question
+  Engine.prototype.hint = function (question) {
+    var h = this.c.hint;
+    var re = this.hintRe || (this.hintRe = {
+      denied: A.pyRegExp(h.denied, ""), fails: A.pyRegExp(h.fails, ""), permission: A.pyRegExp(h.permission, ""),
+      call: A.pyRegExp(h.call, "") });
+    var failing = re.denied.test(question) || (re.fails.test(question) && re.permission.test(question));
+    if (!(failing && re.call.test(question))) return null;
+    return { message: h.message, command: h.command, url: h.url };
+  };
+
   // The site page of a result (root-relative), or its upstream page when the site has none.
   Engine.prototype.siteUrl = function (ident) {
     var docnum = this.docnumOf.get(ident);
@@ -964,7 +975,8 @@
     var answer = this.compose(question, query, ranked, named);
     answer.citations.forEach(function (c) { c.site_url = self.siteUrl(c.id); });
     return { question: question, results: results, parts: answer.parts, citations: answer.citations,
-      corrections: Object.fromEntries(query.corrections), named: named, ranking: "lexical" };
+      corrections: Object.fromEntries(query.corrections), named: named, ranking: "lexical",
+      hint: this.hint(question) };
   };
 
   return { Engine: Engine, FORMAT: FORMAT, coverage: coverage };
