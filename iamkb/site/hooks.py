@@ -1,7 +1,8 @@
 """MkDocs hooks (named in mkdocs.yml): the KB becomes pages in memory at build time.
 
 on_config sets the navigation and the footer's "last built from" facts; on_files adds every generated page as
-an in-memory File (nothing is written to docs/). The KB is read once per build (`_site`, keyed by the KB's
+an in-memory File (nothing is written to docs/); on_post_page drops the whitespace the theme's templates indent
+with (iamkb.site.weight). The KB is read once per build (`_site`, keyed by the KB's
 files and their modification times, so `mkdocs serve` rebuilds pick up a new KB).
 """
 
@@ -14,9 +15,11 @@ from pathlib import Path
 from mkdocs.structure.files import File, Files
 
 from iamkb import paths
-from iamkb.site.build import generate, navigation
+from iamkb.site.build import generate
 from iamkb.site.data import load_site_data
+from iamkb.site.navigation import navigation
 from iamkb.site.pages import Site
+from iamkb.site.weight import collapse_whitespace
 
 log = logging.getLogger("mkdocs.plugins.iamkb")
 
@@ -57,3 +60,7 @@ def on_files(files: Files, config) -> Files:
             files.remove(files.get_file_from_path(path))
         files.append(File.generated(config, path, content=content))
     return files
+
+
+def on_post_page(output: str, page, config) -> str:
+    return collapse_whitespace(output)
