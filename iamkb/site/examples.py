@@ -27,7 +27,7 @@ def scenario_table(entry: dict) -> str:
              md.esc(s.get("doc") or "") + (f" <em>({md.esc(s['reason'])})</em>" if s.get("reason") else "")]
             for s in entry.get("scenarios", [])]
     return table(["Scenario", "Request", "Expected", "Actual", "Outcome", "Sentence of the docs it checks"], rows,
-                 sortable=False)
+                 sortable=False, cards=True)
 
 
 def lint_table(findings: list[dict]) -> str:
