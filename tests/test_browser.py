@@ -17,8 +17,6 @@ from iamkb.site.build import cached_site
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 DELETE_EXAMPLE = "examples/autoscaling/security_iam_id-based-policy-examples/policy-example-delete-policy-1/"
 
 
@@ -31,16 +29,6 @@ def base_url(kb_build: Path) -> Iterator[str]:
     yield f"http://{host}:{port}/"
     srv.shutdown()
     srv.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
