@@ -89,7 +89,14 @@ def guide_nav(site: Site, guide: str, ordered: list[dict]) -> Nav:
         title = titles[page_id]
         return (title, {title: [path, *bounded([entry(k) for k in kids])]} if kids else path)
 
-    return [f"{guide}/index.md", *bounded([entry(r) for r in roots])]
+    # The top-level pages on the Start here path come first, in its order; the others by title, in runs when
+    # there are many (their runs' "first – last" titles are then alphabetical, as the reader expects).
+    on_path = {step["id"].partition("#")[0] for step in site.data.reading_path}
+    index = f"{guide}/index.md"
+    roots = [r for r in roots if urls.topic_path(r) != index]  # a guide's own index.md page is the tab's index
+    first = [entry(r) for r in roots if r in on_path]
+    rest = [entry(r) for r in roots if r not in on_path]
+    return [index, *(item for _, item in first), *bounded(rest, max(GROUP_LIMIT - len(first), 2))]
 
 
 # ---------------------------------------------------------------------------------------------- bounding
