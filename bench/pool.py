@@ -39,7 +39,7 @@ from bench_search import whoosh_default_system  # noqa: E402
 from iamkb import paths  # noqa: E402
 from iamkb.search import ask, search  # noqa: E402
 from iamkb.search.engine import engine as open_engine  # noqa: E402
-from iamkb.search.evaluate import load_questions, section_of  # noqa: E402
+from iamkb.search.train.evaluate import load_questions, section_of  # noqa: E402
 
 DEPTH = 3          # results pooled from each system
 TEXT_LIMIT = 1500  # characters of each candidate shown in a packet (the judge can read the rest with iamkb topic)

@@ -1,4 +1,5 @@
-"""Swapping in a generated folder that readers use while it is rebuilt (the site under `iamkb serve`).
+"""Swapping in a generated folder that readers use while it is rebuilt: the KB (kb/build), the search index and
+the site, each written through `replacing`, the one way the project replaces a generated folder.
 
 The folder's path is a symlink to a generation folder beside it (`site -> site.gen-1a2b3c4d`). A new generation
 is written under a temporary name, renamed to a generation name once complete, and the symlink is replaced with
@@ -7,7 +8,7 @@ half-written folder. The previous generation is kept (a reader that resolved it 
 finish); older generations are removed. Only folders named `<link name>.gen-*` are ever removed, so a
 user-chosen folder's unrelated siblings are safe; temporary folders of builds still running are not touched.
 
-A real folder found at the link's path (a site built before generations) becomes the previous generation.
+A real folder found at the link's path (a KB or site built before generations) becomes the previous generation.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import glob
 import os
 import secrets
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from iamkb.errors import InputError
@@ -73,6 +77,21 @@ def swap_in(new: Path, link: Path) -> Path:
         if old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
     return gen
+
+
+@contextmanager
+def replacing(target: Path) -> Iterator[Path]:
+    """A new, empty folder beside `target` for the caller to fill; swapped in for `target` (`swap_in`) when the
+    block ends, removed when it raises, so a failed build leaves the previous one as it was and no temporary
+    folder behind."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    swap_in(folder, target)  # removes the folder itself if the swap fails
 
 
 def _umask() -> int:

@@ -1,8 +1,9 @@
 """Where the docs and the Service Authorization Reference disagree: the drift report.
 
-Built once by build-kb (`drift_report`, from the parsed KB and the reference tables) into kb/build/drift.json;
-`iamkb drift` only prints it. Each finding names its kind, the section (and example) it comes from, the name
-in question and, for near misses, the closest real names, so a reviewer can go straight to the place.
+Built once by build-kb (`build_drift`, from the parsed KB, the reference stage's tables and the example catalog)
+into kb/build/drift.json; `iamkb drift` only prints it. Each finding names its kind, the section (and example) it
+comes from, the name in question and, for near misses, the closest real names, so a reviewer can go straight to
+the place.
 """
 
 from __future__ import annotations
@@ -12,13 +13,18 @@ import json
 import re
 from collections.abc import Iterator
 
+from iamkb import store
+from iamkb.examples import example_drift
+from iamkb.extract import published_policy
+from iamkb.managed import diff_documents
 from iamkb.refdata import Reference, nearest
 from iamkb.reference import (
     TAG_KEYS,
+    ReferenceStage,
     Uses,
-    _doc_key,
     action_ids_for,
     as_list,
+    doc_key,
     iter_statements,
     resolve_key,
     statement_condition_keys,
@@ -83,7 +89,7 @@ def _check_key_name(ref: Reference, key: str) -> tuple[str, list[str]] | None:
         return None
     if resolve_key(ref, key) or ref.condition_key_family(key):
         return None
-    return "unknown_condition_key", ref.suggest_condition_keys(_doc_key(key))
+    return "unknown_condition_key", ref.suggest_condition_keys(doc_key(key))
 
 
 def _whole_name(text: str, name: str) -> bool:
@@ -130,7 +136,7 @@ def _key_applies(ref: Reference, key_rec: dict, action: dict) -> bool:
 def example_names(kb: dict, ref: Reference) -> Iterator[dict]:
     """Example policies using actions or condition keys that do not exist or do not apply to the action."""
     for ex in kb.get("examples", []):
-        for stmt in iter_statements(ex.get("policy")):
+        for stmt in iter_statements(published_policy(ex)):
             actions = as_list(stmt.get("Action"))
             for name in actions + as_list(stmt.get("NotAction")):
                 bad = _check_action_name(ref, name)
@@ -301,8 +307,6 @@ def add_example_findings(report: dict, flagged: list[dict]) -> dict:
 
 def drift_report(kb: dict, ref: Reference, tables: dict, uses: Uses, policies: list[dict]) -> dict:
     """All findings, deduplicated and sorted, with counts by kind."""
-    from iamkb.managed import diff_documents
-
     slr = dict(tables.get("service_linked_role", {}))
     pol = next((p for p in policies if p["name"] == "AutoScalingServiceRolePolicy"), None)
     if slr.get("policy") and pol:
@@ -316,6 +320,14 @@ def drift_report(kb: dict, ref: Reference, tables: dict, uses: Uses, policies: l
     return _counted(sorted(_dedupe(found), key=_sort_key))
 
 
+def build_drift(kb: dict, reference: ReferenceStage, catalog: list[dict]) -> dict:
+    """The drift stage: what the docs' prose, tables and examples say against the reference, then the example
+    catalog's flagged scenarios (run before it, so a scenario the docs get wrong is reported here)."""
+    files = reference.files
+    found = drift_report(kb, reference.ref, files["doc_tables"], reference.uses, files["managed_policies"])
+    return add_example_findings(found, example_drift(catalog))
+
+
 # ------------------------------------------------------------------------------------------------------- CLI
 
 
@@ -326,9 +338,7 @@ def add_drift_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_drift() -> dict:
-    from iamkb.kb import load
-
-    return load("drift")
+    return store.load("drift")
 
 
 def run_drift(args: argparse.Namespace) -> int:

@@ -15,7 +15,8 @@ Scenario file (kb/schema/scenarios.schema.json):
 
 Wherever the example's policy goes, a scenario holds the string "$EXAMPLE"; the runner puts the example's parsed
 policy there (the document, or for key-policy statement sections the statement, so a key policy reads
-{"Statement": ["$EXAMPLE", <root account statement>]}).
+{"Statement": ["$EXAMPLE", <root account statement>]}). A fragment of the docs (a statement's elements, say) runs
+as the smallest complete policy holding it, which build-kb records with the example (iamkb/extract.py).
 
 Outcome of one scenario:
 - status ok: "passed" when the engine's decision equals `expected`, else "failed".
@@ -36,8 +37,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iamkb import paths
+from iamkb import paths, store
 from iamkb.errors import InputError
+from iamkb.extract import published_policy
 
 PLACEHOLDER = "$EXAMPLE"
 DECISIONS = ("Allowed", "ExplicitlyDenied", "ImplicitlyDenied")
@@ -45,10 +47,10 @@ STATUSES = ("ok", "docs_wrong", "ambiguous")
 # Keys of a scenario that describe it rather than the request; stripped before the engine sees it.
 META_KEYS = ("name", "doc", "expected", "status", "reason")
 
-# Guides whose every complete example must have scenarios (both guides of the corpus).
+# Guides whose every runnable example must have scenarios (both guides of the corpus).
 REQUIRED_GUIDES = ("autoscaling", "iam")
-# A "fragment" is a piece of a policy (an Action list, a Condition block) with nothing to run on its own; every
-# other format (document, statement, cli_output, json_string) is a complete policy and needs scenarios.
+# A "fragment" is a piece of a policy (a statement's elements, statements without their list); build-kb wraps
+# each one it can read in the smallest complete policy, and then it runs like every other format.
 FRAGMENT = "fragment"
 
 Evaluator = Callable[[dict[str, Any]], dict[str, Any]]
@@ -90,6 +92,7 @@ class ExampleReport:
     ambiguous: int = 0
     corrected: bool = False
     correction: str | None = None
+    wrapped: bool = False  # a fragment run inside the smallest complete policy (the catalog shows both)
     error: str | None = None  # no scenario file, or a scenario file for an example the KB does not have
     results: list[ScenarioResult] = field(default_factory=list)
 
@@ -164,10 +167,7 @@ def load_scenario_files(directory: Path | None = None) -> dict[str, ScenarioFile
 
 def load_examples(build: Path | None = None) -> list[dict[str, Any]]:
     """The examples extracted by build-kb (kb/build/examples.json)."""
-    path = (build or paths.build_dir()) / "examples.json"
-    if not path.exists():
-        raise InputError("no examples.json: run `iamkb build-kb` first", where=str(path.parent))
-    return json.loads(path.read_text(encoding="utf-8"))
+    return store.load("examples", build)
 
 
 # ---------------------------------------------------------------------------------------------- substitution
@@ -206,6 +206,18 @@ def fill_example(value: Any, policy: Any) -> Any:
     if isinstance(value, list):
         return [fill_example(v, policy) for v in value]
     return value
+
+
+def placeholder_paths(value: Any, path: tuple[str | int, ...] = ()) -> list[list[str | int]]:
+    """Where a scenario holds "$EXAMPLE", as lists of keys and indexes: the site's example pages put the
+    reader's edited policy there."""
+    if value == PLACEHOLDER:
+        return [list(path)]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in placeholder_paths(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in placeholder_paths(v, (*path, i))]
+    return []
 
 
 def engine_scenario(scenario: dict[str, Any], policy: Any) -> dict[str, Any]:
@@ -250,10 +262,11 @@ def run_scenario(scenario: dict[str, Any], policy: Any, evaluate: Evaluator) -> 
 
 
 def requires_scenarios(example: dict[str, Any]) -> bool:
-    """Every complete example (not a fragment) of either guide must have scenarios, so a docs example that
-    stops meaning what its prose says cannot slip through uncovered; fragments run only if a file exists."""
+    """Every example of either guide that has a policy to run (a complete one, or a fragment wrapped in the
+    smallest complete policy) must have scenarios, so a docs example that stops meaning what its prose says
+    cannot slip through uncovered; only a block with no reading at all has nothing to run."""
     guide = example.get("page", "").split("/")[0]
-    return guide in REQUIRED_GUIDES and example.get("format") != FRAGMENT
+    return guide in REQUIRED_GUIDES and example.get("policy") is not None
 
 
 def run_example(example: dict[str, Any], sfile: ScenarioFile | None, evaluate: Evaluator) -> ExampleReport:
@@ -261,6 +274,7 @@ def run_example(example: dict[str, Any], sfile: ScenarioFile | None, evaluate: E
     report = ExampleReport(
         id=example["id"], section=example.get("section"), kind=example.get("kind"), scenarios=0, passed=0,
         failed=0, corrected=bool(example.get("corrected")), correction=example.get("correction"),
+        wrapped=bool(example.get("wrapped")),
     )
     if sfile is None or not sfile.scenarios:
         if requires_scenarios(example):
@@ -367,19 +381,22 @@ def catalog_entry(
     ref: Any = None,
 ) -> dict[str, Any]:
     policy = example.get("policy")
+    published = published_policy(example)
     scenarios = []
     for scenario, result in zip(sfile.scenarios if sfile else [], report.results, strict=False):
         scenarios.append({
             "name": result.name, "doc": result.doc, "expected": result.expected, "actual": result.actual,
             "status": result.status, "outcome": result.outcome, "reason": result.reason,
             "scenario": engine_scenario(scenario, example_policy(example, sfile.substitutions)),
+            "slots": placeholder_paths({k: v for k, v in scenario.items() if k not in META_KEYS}),
         })
     return {
         "id": example["id"], "section": example.get("section"), "page": example.get("page"),
         "title": section.get("title") if section else None, "intro": example.get("intro"),
         "kind": example.get("kind"), "format": example.get("format"), "policy": policy,
         "corrected": bool(example.get("corrected")), "correction": example.get("correction"),
-        "actions": policy_actions(policy), "condition_keys": policy_condition_keys(policy),
+        "wrapped": bool(example.get("wrapped")), "wrapping": example.get("wrapping"),
+        "actions": policy_actions(published), "condition_keys": policy_condition_keys(published),
         "substitutions": sfile.substitutions if sfile else {},
         "scenarios": scenarios,
         "counts": {k: getattr(report, k) for k in ("scenarios", "passed", "failed", "docs_wrong", "ambiguous")},

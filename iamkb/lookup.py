@@ -1,4 +1,5 @@
-"""Lookups over the reference half of the KB: `iamkb action|condition-key|resource-type|managed-policy NAME`.
+"""Lookups over the built KB: the parsed sections (`iamkb topics`, `iamkb topic ID`) and the reference half
+(`iamkb action|condition-key|resource-type|managed-policy NAME`).
 
 Each answer joins the reference row with what the docs say about it (extra permissions, mentions, examples,
 granting managed policies, drift). Names match case-insensitively; a near miss, a name of a service the KB does
@@ -8,17 +9,13 @@ not cover, or an unknown service is bad input: one line naming the closest real 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 from collections.abc import Callable
 
+from iamkb import store
 from iamkb.errors import InputError
 from iamkb.refdata import Reference, load_reference, nearest
-
-
-def _load(name: str) -> object:
-    from iamkb.kb import load
-
-    return load(name)
 
 
 def _did_you_mean(names: list[str]) -> str:
@@ -40,13 +37,13 @@ def _service_problem(ref: Reference, service: str, what: str, name: str) -> Inpu
 
 
 def _drift_for(name: str) -> list[dict]:
-    report = _load("drift")
+    report = store.load("drift")
     low = name.lower()
     return [f for f in report["findings"] if low in f["name"].lower().split()]
 
 
 def _links(kind: str, eid: str) -> dict:
-    return _load("crosslinks").get(kind, {}).get(eid, {})
+    return store.load("crosslinks").get(kind, {}).get(eid, {})
 
 
 # ----------------------------------------------------------------------------------------------------- action
@@ -75,7 +72,7 @@ def find_action(ref: Reference, name: str) -> dict:
 def action_answer(ref: Reference, name: str) -> dict:
     rec = find_action(ref, name)
     full = rec["id"].removeprefix("action:")
-    tables = _load("doc_tables")
+    tables = store.load("doc_tables")
     extra = [row for row in tables["api_permissions"]["rows"] if row["operation"].lower() == full.lower()]
     nrl = tables["no_resource_level_permissions"]
     links = _links("actions", rec["id"])
@@ -181,7 +178,7 @@ def _print_resource_type(ans: dict) -> None:
 
 
 def managed_policy_answer(_ref: Reference, name: str) -> dict:
-    policies = _load("managed_policies")
+    policies = store.load("managed_policies")
     by_name = {p["name"].lower(): p for p in policies}
     key = name.strip().rsplit("/", 1)[-1].lower()  # accept the ARN too
     pol = by_name.get(key)
@@ -258,3 +255,49 @@ def add_managed_policy_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_managed_policy(args: argparse.Namespace) -> int:
     return _run(args, managed_policy_answer, _print_managed_policy)
+
+
+# ------------------------------------------------------------------------------------------------ sections
+
+
+def add_topics_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--page", help="only this page (id such as autoscaling/security-iam, or its file name)")
+    parser.add_argument("--json", action="store_true")
+
+
+def run_topics(args: argparse.Namespace) -> int:
+    sections = store.load("sections")
+    if args.page:
+        sections = [s for s in sections if args.page in (s["page"], s["page"].split("/", 1)[1])]
+        if not sections:
+            raise InputError(f"no page '{args.page}' in the knowledge base", where="--page")
+    rows = [{"id": s["id"], "title": s["title"], "level": s["level"], "page": s["page"],
+             "examples": len(s["examples"])} for s in sections]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{'  ' * (r['level'] - 1)}{r['title']}  [{r['id']}]")
+    return 0
+
+
+def add_topic_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", help="section id, e.g. autoscaling/security-iam#access-control")
+    parser.add_argument("--json", action="store_true")
+
+
+def run_topic(args: argparse.Namespace) -> int:
+    sections = store.load("sections")
+    by_id = {s["id"]: s for s in sections}
+    section = by_id.get(args.id)
+    if section is None:
+        near = difflib.get_close_matches(args.id, list(by_id), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise InputError(f"no section '{args.id}' in the knowledge base{hint}", where="topic")
+    if args.json:
+        print(json.dumps(section, ensure_ascii=False, sort_keys=True))
+    else:
+        print(" > ".join(section["path"]))
+        print(f"[{section['id']}]\n")
+        print(section["text"])
+    return 0

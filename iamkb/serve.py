@@ -5,6 +5,7 @@ API (described by /api/openapi.json):
     GET|POST /api/ask     q (or "question")       -> iamkb.search.ask(...), each result with its site_url
     POST     /api/simulate  one scenario or a list -> {"decision","explain"} (or a list)
     POST     /api/check     a policy document      -> {"findings": [...]}
+    POST     /api/can-i     one call or a list     -> {"verdict","requirements","fix",...} (or a list)
 Bad input is a 4xx with {"error": one line}; bodies and queries have size limits; only files under the site
 folder are served (the resolved path must stay inside it). Static files are served as they are: the site's
 search and the Ask box work offline against this server.
@@ -43,12 +44,38 @@ class ApiError(Exception):
 
 
 @dataclass
+class IndexProgress:
+    """How the background index build goes (`build_index_in_background`), read by /api/ask to say that the
+    lexical ranking answered and why."""
+
+    building: bool = False
+    done: int = 0
+    total: int = 0
+    error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def update(self, **values: Any) -> None:
+        with self.lock:
+            for k, v in values.items():
+                setattr(self, k, v)
+
+    def to_json(self) -> dict[str, Any] | None:
+        with self.lock:
+            if self.building:
+                return {"vectors": "building", "embedded": self.done, "total": self.total}
+            if self.error:
+                return {"vectors": "failed", "error": self.error}
+            return None
+
+
+@dataclass
 class App:
     """What the handler serves: the site folder and the API's shared, read-only state."""
 
     site_dir: Path
     index_dir: Path | None = None
     search_lock: threading.Lock = field(default_factory=threading.Lock)
+    index_progress: IndexProgress = field(default_factory=IndexProgress)
 
     @property
     def site_root(self) -> Path:
@@ -59,9 +86,9 @@ class App:
     @cached_property
     def reference(self) -> Any:
         """The reference tables for `check`, loaded once (None when the KB has none: name checks skipped)."""
-        from iamkb.policy.lint import _reference
+        from iamkb.policy.lint import default_reference
 
-        return _reference()
+        return default_reference()
 
     @cached_property
     def site_links(self) -> Any:
@@ -112,6 +139,9 @@ class App:
         with self.search_lock:
             result = search.ask(question, index=self.index_dir)
         result["results"] = result.get("results", [])[:limit]
+        pending = self.index_progress.to_json()
+        if pending is not None:
+            result["index"] = pending
         return self._with_links(result)
 
     def simulate(self, body: str) -> Any:
@@ -119,13 +149,22 @@ class App:
 
         return simulate_text(body, "request body")
 
-    def check(self, body: str) -> dict:
-        from iamkb.policy.grammar import load_json_text
-        from iamkb.policy.lint import lint_document
+    @cached_property
+    def checker(self) -> Any:
+        """The whole-call checker over the KB's call rules, loaded once."""
+        from iamkb.callcheck import Checker, load_rules
 
-        doc = load_json_text(body, "request body")
-        findings = lint_document(doc, ref=self.reference, use_reference=self.reference is not None)
-        return {"findings": [f.to_json() for f in findings]}
+        return Checker(load_rules())
+
+    def can_i(self, body: str) -> Any:
+        from iamkb.callcheck import check_text
+
+        return check_text(body, "request body", self.checker)
+
+    def check(self, body: str) -> dict:
+        from iamkb.policy.lint import check_text
+
+        return check_text(body, "request body", ref=self.reference, use_reference=self.reference is not None)
 
 
 def _text_param(params: dict[str, Any], *names: str) -> str:
@@ -175,7 +214,8 @@ def openapi() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "iamkb API", "version": API_VERSION,
-                 "description": "Search, ask, simulate and check over the Auto Scaling IAM knowledge base."},
+                 "description": "Search, ask, simulate, check and can-i over the Auto Scaling IAM knowledge "
+                                "base."},
         "servers": [{"url": "/"}],
         "paths": {
             "/api/search": {"get": {"summary": "Full-text search", "parameters": [
@@ -197,11 +237,32 @@ def openapi() -> dict:
             "/api/check": {"post": {"summary": "Lint a policy document", "requestBody": json_body, "responses": {
                 "200": {"description": "{\"findings\": [{\"code\",\"severity\",\"message\",\"path\"}]}"},
                 "400": err, "413": err}}},
+            "/api/can-i": {"post": {
+                "summary": "Check a whole Auto Scaling call: every permission it needs, each decision, the fix",
+                "description": "The body is what `iamkb can-i --json` reads: one call or a list, each {\"call\": "
+                               "{\"action\", \"input\", \"region\", \"account\"}, \"launchTemplate\", "
+                               "\"serviceLinkedRoleExists\", \"principal\", \"identityPolicies\", ...}.",
+                "requestBody": json_body, "responses": {
+                    "200": {"description": "what `iamkb can-i --json` prints (a list for a list)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CanI"}}}},
+                    "400": err, "413": err}}},
             "/api/openapi.json": {"get": {"summary": "This description",
                                           "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
+            "CanI": {"type": "object", "required": ["verdict", "requirements", "fix"], "properties": {
+                "verdict": {"enum": ["Allowed", "Denied"]},
+                "requirements": {"type": "array", "items": {"type": "object", "required": [
+                    "principal", "action", "resource", "reason", "source", "decision", "explain"], "properties": {
+                    "principal": {"type": "string"}, "action": {"type": "string"}, "resource": {"type": "string"},
+                    "reason": {"type": "string"}, "source": {"type": "string"},
+                    "decision": {"enum": ["Allowed", "ExplicitlyDenied", "ImplicitlyDenied"]},
+                    "explain": {"type": "array"}, "context": {"type": "object"}, "evaluation": {"type": "string"}}}},
+                "fix": {"type": ["object", "null"], "description": "statements to add to the caller's "
+                                                                   "identity-based policies"},
+                "keyPolicyFix": {"type": ["object", "null"]}, "grantFix": {"type": ["array", "null"]},
+                "fixVerified": {"type": ["boolean", "null"]}, "notes": {"type": "array"}}},
             "Results": {"type": "object", "properties": {
                 "query": {"type": "string"}, "question": {"type": "string"}, "answer": {"type": "string"},
                 "results": {"type": "array", "items": {"type": "object", "properties": {
@@ -217,6 +278,7 @@ ROUTES = {  # path -> (methods, App method, reads a JSON body)
     "/api/ask": ("GET", "POST"),
     "/api/simulate": ("POST",),
     "/api/check": ("POST",),
+    "/api/can-i": ("POST",),
     "/api/openapi.json": ("GET",),
 }
 
@@ -281,7 +343,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/openapi.json":
             self._json(HTTPStatus.OK, openapi())
             return
-        name = path.removeprefix("/api/")
+        name = path.removeprefix("/api/").replace("-", "_")
         if method == "POST":
             body = self._body()
             if name in ("search", "ask"):
@@ -420,9 +482,52 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (0 picks a free one; default 8000)")
     parser.add_argument("--site", type=Path, default=None, help="the built site folder (default site/)")
-    parser.add_argument("--index", type=Path, default=None, help="the search index (default kb/index)")
+    parser.add_argument("--index", type=Path, default=None,
+                        help="serve this search index as it is (default: kb/index, built or brought up to date "
+                             "in the background while serving)")
+    parser.add_argument("--no-index-build", action="store_true",
+                        help="serve kb/index as it is: do not build a missing or out-of-date one")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument("--json", action="store_true", help='print {"url", "site"} as JSON when listening')
+
+
+def build_index_in_background(progress: IndexProgress) -> threading.Thread | None:
+    """Serve first, then finish: bring kb/index up to date without keeping the site waiting. With no index at
+    all, a lexical one is built first (seconds, in the foreground), so search and ask answer from the start;
+    then the whole index (the semantic vectors take minutes the first time) is built in a thread and swapped in,
+    and the next question uses it, with no restart. A stale index is served until its successor is ready.
+    Returns the thread (None when the index is current)."""
+    from iamkb.search.build import index_state, update_index
+    from iamkb.search.semantic import progress_printer
+
+    state = index_state()
+    if state == "current":
+        return None
+    if state == "missing":
+        print("iamkb serve: building the lexical index first (seconds)", file=sys.stderr, flush=True)
+        update_index(lexical=True)
+
+    say = progress_printer(lambda done, total: f"iamkb serve: semantic vectors for {done:,} of {total:,} texts "
+                                               "(until they are ready, ask ranks lexically)")
+
+    def report(done: int, total: int) -> None:
+        progress.update(done=done, total=total)
+        say(done, total)
+
+    def run() -> None:
+        try:
+            update_index(progress=report)
+            print("iamkb serve: the index is complete; ask now uses the full ranking", file=sys.stderr, flush=True)
+            progress.update(building=False)
+        except Exception as err:  # keep serving the index there is; say why the full one is missing
+            progress.update(building=False, error=f"{type(err).__name__}: {err}")
+            print(f"iamkb serve: the index build failed ({type(err).__name__}: {err}); serving the index there is",
+                  file=sys.stderr, flush=True)
+
+    progress.update(building=True)
+    thread = threading.Thread(target=run, name="index-build", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -430,6 +535,8 @@ def run_serve(args: argparse.Namespace) -> int:
         raise InputError(f"port {args.port} is out of range 0-65535", where="--port")
     site_dir = args.site or paths.site_dir()
     server = make_server(site_dir, args.host, args.port, args.index, args.verbose)
+    if args.index is None and not args.no_index_build:
+        build_index_in_background(server.app.index_progress)
     host, port = server.server_address[:2]
     url = f"http://{host}:{port}/"
     if args.json:

@@ -7,7 +7,9 @@ The default corpus is chosen by the rules of DESIGN.md, computed from the pages 
   3. the IAM User Guide pages that the chapter links to (absolute docs.aws.amazon.com/IAM links);
   4. the IAM policy-language reference (reference_policies_elements*, reference_policies_evaluation-logic*,
      reference_policies_condition-keys, reference_policies_variables, reference_policies_multi-value-conditions,
-     id_roles_use_passrole).
+     id_roles_use_passrole);
+  5. the IAM Access Analyzer policy check reference (access-analyzer-reference-policy-checks): the catalog that
+     `iamkb check` is held against, parsed into kb/build/analyzer_checks.json.
 The full corpus is every page of both guides. Usage: scripts/refresh_manifest.py [MIRROR] [--out kb/sources.toml]
 """
 
@@ -43,6 +45,7 @@ GUIDES = {
 IAM_REFERENCE = re.compile(
     r"^(reference_policies_elements.*|reference_policies_evaluation-logic.*|reference_policies_condition-keys"
     r"|reference_policies_variables|reference_policies_multi-value-conditions|id_roles_use_passrole)$")
+POLICY_CHECKS = "access-analyzer-reference-policy-checks"  # rule 5
 CHAPTER_ROOT = "security-iam"
 
 
@@ -86,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     chapter = chapter_pages(as_dir)
     with_policy = [n for n in as_names if has_policy((as_dir / f"{n}.md").read_text(encoding="utf-8"))]
     default_as = set(chapter) | set(with_policy)
-    default_iam = linked_iam_pages(as_dir, chapter, set(iam_names)) | {n for n in iam_names if IAM_REFERENCE.match(n)}
+    default_iam = linked_iam_pages(as_dir, chapter, set(iam_names)) | {
+        n for n in iam_names if IAM_REFERENCE.match(n) or n == POLICY_CHECKS}
 
     out = ["# Pinned upstream pages. Regenerate with scripts/refresh_manifest.py [MIRROR]; do not edit by hand.",
            "# profiles: default = the IAM chapter, pages with policies, linked IAM pages and the policy reference;",

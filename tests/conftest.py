@@ -6,16 +6,21 @@ IAMKB_REQUIRE_ALL=1, which turns such a skip into a failure (a green CI must hav
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"  # screenshots of the browser tests (CI keeps them)
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def count_headings(markdown: str) -> int:
@@ -70,19 +75,32 @@ def chromium_path() -> str:
     return path
 
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-
 @pytest.fixture(scope="module")
 def browser(chromium_path: str):
-    """Debian's chromium under Playwright, headless, for one test module."""
+    """Debian's chromium driven by Playwright, one per test module."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=chromium_path, args=BROWSER_ARGS)
         yield b
         b.close()
+
+
+@contextlib.contextmanager
+def checked_page(browser, name: str, *, full_page: bool = False) -> Iterator:
+    """A fresh page (its own context) that records the URLs it requests (`page.requested`); afterwards a
+    screenshot goes to tests/artifacts/<name>.png, and any JavaScript error fails the test."""
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.requested = []
+    page.on("request", lambda r: page.requested.append(r.url))
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+    ctx.close()
+    assert errors == [], f"JavaScript errors: {errors}"
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +112,15 @@ def kb_build() -> Path:
     if not (path / "report.json").exists():
         pytest.fail(f"{path} has no built knowledge base: run `make kb` (make test does it first)")
     return path
+
+
+# The markers pyproject.toml declares, given by what a test needs, so that `-m "not node and not browser"` runs
+# what a machine without them can (a test that asks for a tool through a fixture is marked without a decorator).
+MARK_BY_FIXTURE = {"require_node": "node", "chromium_path": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, mark in MARK_BY_FIXTURE.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from iamkb.search.evaluate import load_questions
+from iamkb.search.train.evaluate import load_questions
 
 SET = """# a comment the merge keeps
 - q: first

@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import checked_page
 
 from iamkb.serve import make_server
 from iamkb.site.build import cached_site
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DELETE_EXAMPLE = "examples/autoscaling/security_iam_id-based-policy-examples/policy-example-delete-policy-1/"
 
 
@@ -33,15 +33,8 @@ def base_url(kb_build: Path) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser, request):
-    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
-    pg = ctx.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    yield pg
-    ARTIFACTS.mkdir(exist_ok=True)
-    pg.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
-    ctx.close()
-    assert errors == [], f"JavaScript errors: {errors}"
+    with checked_page(browser, request.node.name) as pg:
+        yield pg
 
 
 def test_home_renders(page, base_url: str) -> None:

@@ -36,6 +36,11 @@ EXPECTED = [
     ("unknown_action", "autoscaling/ec2-auto-scaling-api-permissions#required-API-permissions", None, "ec2:RunInstance"),
     ("unknown_action", "iam/reference_policies_condition-keys#condition-keys-requestedregion", None,
      "s3:PutBucketReplication"),
+    # The Access Analyzer reference names aws:ARN as the key not to use (iamkb check's
+    # UNSUPPORTED_GLOBAL_CONDITION_KEY): the reference has no such key, rightly.
+    *[("unknown_condition_key", f"iam/access-analyzer-reference-policy-checks#access-analyzer-reference-policy-checks-"
+       f"{check}", None, "aws:ARN")
+      for check in ("error-unsupported-global-condition-key", "general-warning-deprecated-global-condition-key")],
 ]
 
 

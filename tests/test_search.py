@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import uncovered_modules
+from conftest import need, uncovered_modules
 
 from iamkb.cli import main
 from iamkb.search import ask, search
 from iamkb.search.analysis import analyze
 from iamkb.search.build import build_index
-from iamkb.search.evaluate import first_rank, load_questions, metrics, section_of
+from iamkb.search.train.evaluate import first_rank, load_questions, metrics, section_of
 
 URL = "https://docs.example/guide/"
 
@@ -128,7 +128,8 @@ def test_any_query_gives_valid_json(index, query, capsys, monkeypatch):
     for command in ("search", "ask"):
         assert main([command, "--json", query]) == 0
         out = json.loads(capsys.readouterr().out)
-        assert set(out) == ({"query", "results"} if command == "search" else {"question", "answer", "results"})
+        assert set(out) == ({"query", "results"} if command == "search"
+                            else {"question", "answer", "results", "ranking", "citations", "parts"})
         for r in out["results"]:
             assert set(r) == {"id", "kind", "title", "url", "score", "snippet"}
 
@@ -164,12 +165,12 @@ def test_abstention_weighs_the_question_words_by_rarity(index):
 
 def test_conversational_glue_is_not_part_of_what_is_asked(kb_build):
     from iamkb.paths import index_dir
-    from iamkb.search import answer
+    from iamkb.search import features
     from iamkb.search.engine import engine
 
     e = engine(index_dir())
     q = e.parse("let people change the desired capacity of groups but nothing else")
-    assert [u.word for u in answer.units(e, q)] == ["people", "change", "desired", "capacity", "groups"]
+    assert [u.word for u in features.units(e, q)] == ["people", "change", "desired", "capacity", "groups"]
     assert not ask("let people change the desired capacity of groups but nothing else")["answer"].startswith(
         "Nothing")
 
@@ -330,16 +331,18 @@ def test_section_body_drops_the_table_of_contents_and_the_code():
 
 def _ranked(index: Path, question: str, **weights) -> list[str]:
     """The rerank's order with some of its weights changed (to show what one of them does)."""
-    from iamkb.search import answer
+    from dataclasses import replace
+
+    from iamkb.search import features, ranking, retrieval
     from iamkb.search.engine import engine
 
     e = engine(index)
-    w = answer.Weights(**weights)
+    w = replace(e.params.weights, **weights)
     q = e.parse(question)
-    named = answer.named_entities(e, q)
-    units = answer.units(e, q, w)
-    candidates = answer.candidates(e, q, named, units, semantic=bool(w.semantic))
-    return [c.hit.id for c in answer.rerank(e, q, candidates, named, units, w)]
+    named = retrieval.named_entities(e, q)
+    units = features.units(e, q, w)
+    candidates = retrieval.candidates(e, q, named, units, semantic=bool(w.semantic))
+    return [c.hit.id for c in ranking.rerank(e, q, candidates, named, units, w)]
 
 
 def test_a_subsection_that_says_more_of_the_question_ranks_above_its_page(tree_index):
@@ -359,11 +362,13 @@ def test_what_is_asks_for_the_overview(tree_index):
 
 
 def test_many_matching_entities_do_not_crowd_out_the_section(tree_index):
-    from iamkb.search.answer import RETRIEVE_ENTITIES
+    from iamkb.search.params import load
+
+    retrieve_entities = load().pools.retrieve_entities
 
     out = ids(ask("restrict which regions people can use", index=tree_index))
     assert out[0] == "autoscaling/keys#requested-region"
-    assert sum(1 for i in out if i.startswith("action:")) == min(RETRIEVE_ENTITIES, len(out) - 1)
+    assert sum(1 for i in out if i.startswith("action:")) == min(retrieve_entities, len(out) - 1)
 
 
 def test_named_entity_first_only_when_the_question_is_about_it(index):
@@ -395,7 +400,7 @@ def test_spelling_correction_keeps_the_first_letter(index):
 
 
 def test_unit_matching_needs_the_whole_name_or_its_expansion(index):
-    from iamkb.search.answer import Unit, coverage
+    from iamkb.search.features import Unit, coverage
 
     unit = Unit("awsserviceroleforautoscaling",
                 ((frozenset({"awsserviceroleforautosc"}), 1.0), (frozenset({"servic", "link", "role"}), 1.0)))
@@ -408,16 +413,16 @@ def test_unit_matching_needs_the_whole_name_or_its_expansion(index):
 
 
 def test_a_multi_word_expansion_matches_only_where_its_words_stand_together(index):
-    from iamkb.search import answer
+    from iamkb.search import features
     from iamkb.search.engine import engine
 
     e = engine(index)  # its synonyms: cmk -> customer managed key
     q = e.parse("what does the SLR need on my CMK")
-    cmk = next(u for u in answer.units(e, q) if u.word == "cmk")
-    phrase = answer.phrase_term("customer managed key")
+    cmk = next(u for u in features.units(e, q) if u.word == "cmk")
+    phrase = features.phrase_term("customer managed key")
     assert (frozenset({phrase}), 1.0) in cmk.forms
-    assert answer.phrases_in("Grant it on the customer managed keys you use.", {phrase}) == {phrase}
-    assert answer.phrases_in("A custom suffix. The key is managed by AWS.", {phrase}) == set()
+    assert features.phrases_in("Grant it on the customer managed keys you use.", {phrase}) == {phrase}
+    assert features.phrases_in("A custom suffix. The key is managed by AWS.", {phrase}) == set()
     scattered = {"custom", "manag", "kei"}  # what the words analyze to, found apart
     assert cmk.match(scattered) == 0.0 and cmk.match(scattered | {phrase}) == 1.0
 
@@ -426,7 +431,7 @@ def test_a_multi_word_expansion_matches_only_where_its_words_stand_together(inde
 
 def test_question_batches_are_scored_apart(tmp_path):
     from iamkb.errors import InputError
-    from iamkb.search.evaluate import parts_of, score
+    from iamkb.search.train.evaluate import parts_of, score
 
     f = tmp_path / "q.yml"
     f.write_text("- {q: a, ids: [x]}\n- {q: b, ids: [y], heldout: true}\n- {q: c, ids: [z], batch: 2}\n"
@@ -448,7 +453,7 @@ def test_question_batches_are_scored_apart(tmp_path):
 
 def test_answers_found_by_the_pooled_judging_count_and_as_written_does_not(tmp_path):
     from iamkb.errors import InputError
-    from iamkb.search.evaluate import score
+    from iamkb.search.train.evaluate import score
 
     f = tmp_path / "q.yml"
     f.write_text("- {q: a, ids: [x], also: [y]}\n- {q: b, ids: [z]}\n- {q: c, ids: [w], heldout: true, also: [v]}\n")
@@ -478,8 +483,8 @@ def test_the_added_answers_are_the_judged_ones():
 
 
 def test_a_corrected_shorthand_expands_like_the_shorthand(index):
-    from iamkb.search.answer import phrase_term, units
     from iamkb.search.engine import Engine
+    from iamkb.search.features import phrase_term, units
 
     e = Engine(index)
     e.vocabulary = {**e.vocabulary, "autoscaling": 30}
@@ -495,10 +500,9 @@ def test_a_corrected_shorthand_expands_like_the_shorthand(index):
 def test_cross_validation_tunes_on_other_folds_only(index):
     from dataclasses import replace
 
-    from iamkb.search import tune
-    from iamkb.search.answer import WEIGHTS
     from iamkb.search.engine import Engine
-    from iamkb.search.evaluate import Question
+    from iamkb.search.train import tune
+    from iamkb.search.train.evaluate import Question
 
     assert tune.folds(list(range(7)), 3) == [[0, 3, 6], [1, 4], [2, 5]]
     e = Engine(index)
@@ -507,15 +511,16 @@ def test_cross_validation_tunes_on_other_folds_only(index):
                    ("autoscaling/demo#delete-policy",), "plain", False),
           Question("key policy for my cmk", ("autoscaling/demo#kms",), "jargon", False)]
     prepared = tune.prepare(e, qs)
-    assert tune.ranks(e, prepared, WEIGHTS) == [1, 1, 1]
-    # no grid: nothing to tune, so the tuned and untuned scores are the same questions scored the same way
-    cv = tune.cross_validate(e, prepared, k=3, grid={})
-    assert cv["cv_tuned"] == cv["cv_untuned"] == metrics([1, 1, 1])
-    assert cv["changes_per_fold"] == [{}, {}, {}]
-    # an ascent only takes a change that scores better than where it started
-    start = replace(WEIGHTS, entity=0.05)
-    best = tune.coordinate_ascent(e, prepared, start, {"entity": (0.05, 0.55)})
-    assert tune.objective(tune.ranks(e, prepared, best)) >= tune.objective(tune.ranks(e, prepared, start))
+    assert tune.ranks(e, prepared, e.params.weights) == [1, 1, 1]
+    # a semantic weight of -20 (meaning counted against a document) sinks the two sections' answers; each fold is
+    # tuned on the other two questions only, and each fold's training questions reject it
+    need(e.semantic() is not None, "the embedding model is not installed: the semantic weight needs vectors")
+    start = replace(e.params.weights, semantic=-20.0)
+    untuned = tune.ranks(e, prepared, start)
+    assert untuned[0] == 1 and all(r != 1 for r in untuned[1:])
+    cv = tune.cross_validate(e, prepared, k=3, grid={"semantic": (-20.0, 2.0)}, start=start)
+    assert cv["cv_tuned"] == metrics([1, 1, 1]) and cv["cv_untuned"] == metrics(untuned)
+    assert cv["changes_per_fold"] == [{"semantic": 2.0}] * 3
 
 
 def test_action_answer_lists_the_resource_types_condition_keys_too(kb_build):
@@ -533,21 +538,22 @@ def test_action_answer_lists_the_resource_types_condition_keys_too(kb_build):
 
 def test_a_qualified_name_typed_with_a_space_is_named_when_the_question_says_its_kind(kb_build):
     from iamkb.paths import index_dir
-    from iamkb.search import answer
+    from iamkb.search import retrieval
     from iamkb.search.engine import engine
 
     e = engine(index_dir())
-    named = answer.named_entities(e, e.parse("ec2 instance resource type arn"))
+    named = retrieval.named_entities(e, e.parse("ec2 instance resource type arn"))
     assert named == ["resource_type:ec2:instance"]
     assert ids(ask("ec2 instance resource type arn"))[0] == "resource_type:ec2:instance"
-    assert answer.named_entities(e, e.parse("aws sourceip condition key")) == ["condition_key:aws:SourceIp"]
+    assert retrieval.named_entities(e, e.parse("aws sourceip condition key")) == ["condition_key:aws:SourceIp"]
     # without the kind, "ec2 instance" is only words
-    assert answer.named_entities(e, e.parse("role for the ec2 instance of my group")) == []
+    assert retrieval.named_entities(e, e.parse("role for the ec2 instance of my group")) == []
 
 
 def test_no_entity_the_question_does_not_name_ranks_above_one_it_names():
-    from iamkb.search.answer import Candidate, named_before_namesakes
     from iamkb.search.engine import Hit
+    from iamkb.search.features import Candidate
+    from iamkb.search.ranking import named_before_namesakes
 
     def cand(ident: str, kind: str) -> Candidate:
         return Candidate(hit=Hit(ident, kind, "iam", ident, "", 1.0, "", {}))
@@ -631,7 +637,9 @@ def test_ask_retrieval_sums_the_postings_to_whooshs_own_ranking(kb_build):
     the time per question, `Engine.top_docs`): for every question of the set, the same documents in the same
     order with the same scores as Whoosh's search, and the same matched terms per document."""
     from iamkb.paths import index_dir
-    from iamkb.search.answer import ASK_BOOSTS, POOL
+    from iamkb.search.params import load
+
+    ask_boosts, depth = load().ask_boosts, load().pools.depth
     from iamkb.search.engine import engine
 
     e = engine(index_dir())
@@ -641,35 +649,37 @@ def test_ask_retrieval_sums_the_postings_to_whooshs_own_ranking(kb_build):
         terms = e.parse(text).terms
         if not terms:
             continue
-        expected = _whoosh_top(e, terms, ASK_BOOSTS, POOL)
-        got = e.top_docs(terms, ASK_BOOSTS, POOL)
+        expected = _whoosh_top(e, terms, ask_boosts, depth)
+        got = e.top_docs(terms, ask_boosts, depth)
         assert [d for _, d in got] == [d for _, d in expected], text
         assert max((abs(a - b) for (a, _), (b, _) in zip(got, expected, strict=True)), default=0) < 1e-9, text
         compared += 1
     assert compared == sum(1 for text in questions if e.parse(text).terms)
     # what each candidate matched, read back from the same postings, against Whoosh's own term matchers
     terms = e.parse(questions[0]).terms
-    docnums = [d for _, d in e.top_docs(terms, ASK_BOOSTS, POOL)]
+    docnums = [d for _, d in e.top_docs(terms, ask_boosts, depth)]
     reader = e.searcher.reader()
-    for term, holders in e.term_docs(terms, list(ASK_BOOSTS), docnums).items():
-        truth = {d for f in ASK_BOOSTS if (f, term) in reader for d in reader.postings(f, term).all_ids()}
+    for term, holders in e.term_docs(terms, list(ask_boosts), docnums).items():
+        truth = {d for f in ask_boosts if (f, term) in reader for d in reader.postings(f, term).all_ids()}
         assert holders == truth & set(docnums), term
 
 
 def test_ask_retrieval_keeps_the_order_of_ties_and_counts_a_repeated_term_as_whoosh_does(index):
-    from iamkb.search.answer import ASK_BOOSTS
+    from iamkb.search.params import load
+
+    ask_boosts = load().ask_boosts
     from iamkb.search.engine import engine
 
     e = engine(index)
     for terms in (["delet", "delet", "polici"], ["tag"], ["autoscal", "group", "nosuchterm"], ["nosuchterm"]):
-        assert e.top_docs(terms, ASK_BOOSTS, 50) == _whoosh_top(e, terms, ASK_BOOSTS, 50), terms
+        assert e.top_docs(terms, ask_boosts, 50) == _whoosh_top(e, terms, ask_boosts, 50), terms
 
 
 def test_an_action_said_in_words_joins_the_pool(index):
     """A question that says an action's words without its name ("delete the tags") gets the action among the
     candidates; one word of a two-word name is not enough."""
-    from iamkb.search.answer import said_actions
     from iamkb.search.engine import engine
+    from iamkb.search.retrieval import said_actions
 
     e = engine(index)
     assert said_actions(e, e.parse("what permission do I need to delete the tags on a group")) == [
@@ -686,8 +696,9 @@ def test_said_actions_prefer_the_longest_name_and_auto_scaling(kb_build):
     says DeleteAutoScalingGroup (not IAM's DeleteGroup, whose words it holds too), "roll back" is Rollback, and
     Auto Scaling's action comes first where another service has one of the same length."""
     from iamkb.paths import index_dir
-    from iamkb.search.answer import SAID_ACTIONS, said_actions
     from iamkb.search.engine import engine
+    from iamkb.search.params import load
+    from iamkb.search.retrieval import said_actions
 
     e = engine(index_dir())
     reference = json.loads((kb_build / "actions.json").read_text())
@@ -697,13 +708,14 @@ def test_said_actions_prefer_the_longest_name_and_auto_scaling(kb_build):
     assert said_actions(e, e.parse("permision needed to roll back an instace refresh")) == [
         "action:autoscaling:RollbackInstanceRefresh"]
     said = said_actions(e, e.parse("permission to describe the account limits"))
-    assert said[0] == "action:autoscaling:DescribeAccountLimits" and len(said) <= SAID_ACTIONS
+    assert said[0] == "action:autoscaling:DescribeAccountLimits" and len(said) <= load().pools.said_actions
     assert "action:elasticloadbalancing:DescribeAccountLimits" in said
 
 
 def test_passage_coverage_is_the_most_of_the_question_two_consecutive_sentences_say(index):
-    from iamkb.search.answer import WEIGHTS, Candidate, passage_coverage, units
     from iamkb.search.engine import Hit, engine
+    from iamkb.search.features import Candidate, passage_coverage, units
+    from iamkb.search.params import load
 
     e = engine(index)
     query = e.parse("which key policy lets the role encrypt volumes")
@@ -716,10 +728,10 @@ def test_passage_coverage_is_the_most_of_the_question_two_consecutive_sentences_
     together = section("Unrelated words here. The key policy lets the role encrypt volumes. More text follows.")
     apart = section("The key policy is here. Nothing. Nothing else. Nothing more. The role can encrypt. "
                     "Nothing again. Nothing still. It covers volumes.")
-    assert passage_coverage(together, qu, WEIGHTS.partial) == 1.0
-    assert 0 < passage_coverage(apart, qu, WEIGHTS.partial) < 1.0
-    assert passage_coverage(section(""), qu, WEIGHTS.partial) == 0.0
-    assert passage_coverage(section("anything", kind="action"), qu, WEIGHTS.partial) == 0.25  # an entity: its own
+    assert passage_coverage(together, qu, load().weights.partial) == 1.0
+    assert 0 < passage_coverage(apart, qu, load().weights.partial) < 1.0
+    assert passage_coverage(section(""), qu, load().weights.partial) == 0.0
+    assert passage_coverage(section("anything", kind="action"), qu, load().weights.partial) == 0.25  # an entity: its own
 
 
 def test_an_engine_asks_for_one_blas_thread_before_numpy_loads(index):
@@ -731,10 +743,10 @@ def test_an_engine_asks_for_one_blas_thread_before_numpy_loads(index):
     code = ("import os, sys\nfrom pathlib import Path\nfrom iamkb.search.engine import Engine\n"
             f"Engine(Path({str(index)!r}))\n"
             "assert 'numpy' not in sys.modules, 'numpy loaded before the thread setting'\n"
-            "print(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'))\n")
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+            "print(os.environ.get('OPENBLAS_NUM_THREADS'))\n")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1", "1"]
+    assert out.stdout.split() == ["1"]
 
 
 # --- the sections' written questions (kb/section_questions.yml) ------------------------------------------------
@@ -771,7 +783,7 @@ def test_section_questions_are_indexed_and_what_needs_a_look_is_listed(asked_roo
 
 
 def test_words_only_a_written_question_says_find_its_section_but_do_not_make_ask_claim_an_answer(asked_root):
-    from iamkb.search.evaluate import ABSTAIN_PREFIX
+    from iamkb.search.train.evaluate import ABSTAIN_PREFIX
 
     index = asked_root / "index"
     assert ids(search("terminate right after", index=index))[0] == SECTIONS[3]["id"]

@@ -19,9 +19,11 @@ from conftest import need
 
 from iamkb.cli import main
 from iamkb.search import ask, embed, semantic
-from iamkb.search.answer import Candidate, Weights, rerank
 from iamkb.search.build import build_index
 from iamkb.search.engine import Hit, Query, engine
+from iamkb.search.features import Candidate
+from iamkb.search.params import load as load_params
+from iamkb.search.ranking import rerank
 
 REFERENCE = json.loads((Path(__file__).parent / "fixtures" / "embedding_reference.json").read_text("utf-8"))
 CASES = REFERENCE["cases"]
@@ -93,9 +95,9 @@ def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp
     docs = {d.id: d for d in all_docs(load_kb(tmp_path / "build"))}
     passages = [(d.id, t) for d in docs.values() for t in semantic.passage_texts(d)]
     assert len(passages) >= kinds["section"]  # every section has at least its heading
-    minilm = {k: v for k, v in meta["semantic"].items() if k != "e5"}  # e5's: tests/test_search_e5.py
-    assert minilm == {"model": embed.MODEL_NAME, "documents": n, "passages": len(passages),
-                      "embedded": n + len(passages)}
+    distinct = {semantic.embedding_text(docs[i]) for i in vmeta["ids"]} | {t for _, t in passages}
+    assert meta["semantic"] == {"model": embed.MODEL_NAME, "documents": n, "passages": len(passages),
+                                "embedded": len(distinct)}  # a text said twice is embedded once
     assert len(vmeta["ids"]) == n and not any(i.startswith("example:") for i in vmeta["ids"])
     assert vmeta["passage_ids"] == [i for i, _ in passages]
 
@@ -116,10 +118,12 @@ def test_index_stores_a_vector_per_section_and_entity_and_reuses_them(model, tmp
     # one changed section: a forward pass for it and for its passages that changed (the last window and a new one)
     _kb(tmp_path / "build", extra_text="It also needs a grant.")
     build_index(tmp_path / "build", target, tmp_path / "none.yml", tmp_path / "none.json")
-    after = [t for d in all_docs(load_kb(tmp_path / "build")) for t in semantic.passage_texts(d)]
-    changed = len(set(after) - {t for _, t in passages})
-    assert changed == 2
-    assert json.loads((target.resolve() / "meta.json").read_text())["semantic"]["embedded"] == 1 + changed
+    now = all_docs(load_kb(tmp_path / "build"))
+    after = [t for d in now for t in semantic.passage_texts(d)]
+    assert len(set(after) - {t for _, t in passages}) == 2
+    new = {t for d in now for t in (semantic.embedding_text(d), *semantic.passage_texts(d)) if t} - distinct
+    assert len(new) in (2, 3)  # the section's text, and its two new windows (one may be the same text)
+    assert json.loads((target.resolve() / "meta.json").read_text())["semantic"]["embedded"] == len(new)
 
 
 def test_a_sections_written_questions_follow_its_passages_and_are_reused(model, tmp_path):
@@ -199,8 +203,15 @@ def test_rerank_weighs_similarity_by_its_weight():
     query = Query(text="q", terms=[], corrections={}, expansions=[], words=[])
     lexical_best = _candidate("a", 1.0, 0.1)
     semantic_best = _candidate("b", 0.8, 0.6)
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    params = load_params()
+    assert params.weights.bm25_power == 0.75
+    index = SimpleNamespace(params=params)  # what the rerank reads of an index: its parameters
     for weight, first in ((0.0, "a"), (1.0, "b")):  # exp(0.5 w) against the retrieval ratio 0.8 ** 0.75
-        ranked = rerank(None, query, [lexical_best, semantic_best], [], [], Weights(semantic=weight, specific_top=0))
+        weights = replace(params.weights, semantic=weight, specific_top=0, cover_base=0.1, entity=0.55)
+        ranked = rerank(index, query, [lexical_best, semantic_best], [], [], weights)
         assert ranked[0].hit.id == first
     assert math.isclose(semantic_best.score / lexical_best.score, 0.8 ** 0.75 * math.exp(0.5))
 
@@ -245,3 +256,72 @@ def test_a_table_row_is_a_passage_of_its_own_with_its_column_headers(kb_build):
             for row in table["rows"]]
     assert len(want) > 1 and all(w in passages for w in want)
     assert not any(" | ".join(header) in p for p in passages)
+
+
+
+@pytest.mark.parametrize(("k", "every"), [(1, 9), (4, 9), (40, 9), (5, 100), (10_000, 9)])
+def test_nearest_sorts_only_the_best_rows_yet_gives_what_a_full_sort_gives(k, every):
+    """Thousands of rows, several per owner, the best of them tied: what semantic._best gives (an argpartition of
+    the best rows, widened when those hold too few owners that `keep` accepts) is what sorting every row gives,
+    ties by row."""
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    question = rng.normal(size=8).astype(np.float32)
+    rows = rng.normal(size=(5000, 8)).astype(np.float32)
+    rows[100:140] = 10 * question  # the 40 best rows, tied, of 40 owners
+    owner = [f"s{i % 700}" for i in range(len(rows))]
+
+    def keep(ident: str) -> bool:
+        return int(ident[1:]) % every == 0  # every 100th: 7 owners, too few in the best rows first sorted
+
+    want: list[str] = []
+    for row in np.argsort(-(rows @ question), kind="stable"):
+        if owner[row] not in want and keep(owner[row]):
+            want.append(owner[row])
+    assert semantic._best(rows, owner, question, k, keep) == want[:k]
+
+
+def test_embedding_in_worker_processes_gives_the_vectors_of_one_process(model, tmp_path):
+    """The index build embeds in one process per core: the same vectors, in the texts' order, whatever
+    finishes first; progress is heard chunk by chunk up to the total."""
+    import numpy as np
+
+    embed.install_model(tmp_path)
+    texts = [f"{c['text']} ({i})" for i in range(6) for c in CASES]
+    heard: list[tuple[int, int]] = []
+    got = embed.embed_in_workers(tmp_path, texts, progress=lambda d, t: heard.append((d, t)), workers=2,
+                                 chunk_size=5)
+    assert np.abs(got - model.embed(texts)).max() < 1e-6
+    assert heard[-1] == (len(texts), len(texts)) and len(heard) == -(-len(texts) // 5)
+    assert [d for d, _ in heard] == sorted(d for d, _ in heard)
+
+
+def test_a_lexical_index_answers_lexically_until_the_whole_index_is_built(model, tmp_path, monkeypatch, capsys):
+    """`iamkb index --lexical` (what `iamkb serve` builds first on a fresh checkout): no vectors, ask says its
+    ranking was lexical; the next plain `iamkb index` builds the vectors although no input changed."""
+    from iamkb.search.build import index_state
+
+    kb = tmp_path / "kb"
+    _kb(kb / "build")
+    monkeypatch.setenv("IAMKB_KB", str(kb))
+    monkeypatch.delenv("IAMKB_BUILD", raising=False)
+    monkeypatch.delenv("IAMKB_INDEX", raising=False)
+    assert index_state() == "missing"
+    assert main(["index", "--lexical", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["built"] and first["lexical"]
+    folder = (kb / "index").resolve()
+    assert not (folder / semantic.VECTORS).exists() and json.loads((folder / "meta.json").read_text())["lexical"]
+    assert index_state() == "lexical"
+    question = "how do I stop people deleting scaling policies on production groups"
+    lexical = ask(question, index=kb / "index")
+    assert lexical["ranking"] == "lexical" and lexical["results"][0]["id"] == "autoscaling/demo#delete-policy"
+    assert main(["index", "--lexical", "--json"]) == 0 and not json.loads(capsys.readouterr().out)["built"]
+    assert main(["index", "--json"]) == 0
+    full = json.loads(capsys.readouterr().out)
+    assert full["built"] and not full["lexical"] and full["changed"] == []
+    assert (kb / "index").resolve() != folder and ((kb / "index").resolve() / semantic.VECTORS).exists()
+    assert index_state() == "current" and ask(question, index=kb / "index")["ranking"] == "full"
+    (kb / "synonyms.yml").write_text("asg: [auto scaling group]\n", encoding="utf-8")
+    assert index_state() == "stale"

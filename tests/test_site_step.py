@@ -30,7 +30,7 @@ from iamkb.serve import make_server
 from iamkb.site import build as site_build
 
 ROOT = Path(__file__).resolve().parent.parent
-KB_INPUTS = ("glossary.yml", "reading_path.yml", "managed_policies.json")
+KB_INPUTS = ("glossary.yml", "reading_path.yml", "exercises.yml", "managed_policies.json")
 
 
 def run_site(site: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -297,7 +297,7 @@ def test_each_input_changes_its_own_part_of_the_hash(tmp_path: Path, monkeypatch
     (kb / "build").mkdir(parents=True)
     files = {root / "mkdocs.yml": "mkdocs.yml", root / "docs" / "index.md": "docs",
              root / "docs" / "overrides" / "main.html": "docs", kb / "build" / "pages.json": "kb/build",
-             kb / "glossary.yml": "kb/*.yml", kb / "reading_path.yml": "kb/*.yml",
+             kb / "glossary.yml": "kb/*.yml", kb / "reading_path.yml": "kb/*.yml", kb / "exercises.yml": "kb/*.yml",
              kb / "managed_policies.json": "kb/managed_policies.json"}
     for path in files:
         path.write_text("x")

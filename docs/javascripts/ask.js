@@ -3,12 +3,7 @@
 (function () {
   "use strict";
 
-  function el(tag, cls, text) {
-    var node = document.createElement(tag);
-    if (cls) node.className = cls;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var el = window.iamkbApi.el;  // docs/javascripts/api.js
 
   function cliHelp(box, question) {
     box.replaceChildren();
@@ -23,9 +18,31 @@
     box.appendChild(note);
   }
 
+  // While `iamkb serve` is still making the index's sentence vectors, ask answers with the lexical ranking
+  // and says so (data.ranking "lexical", data.index.vectors "building"): tell the reader why and for how long.
+  function rankingNote(data) {
+    if (data.ranking !== "lexical") return null;
+    var building = data.index && data.index.vectors === "building";
+    var text = building
+      ? "Answered by the lexical ranking: the server is still building the semantic index (" +
+        (data.index.embedded || 0) + " of " + (data.index.total || "?") + " texts). Ask again in a few " +
+        "minutes for the full ranking."
+      : "Answered by the lexical ranking: this index has no semantic vectors (run `iamkb index`).";
+    return el("p", "iamkb-ranking-note", text);
+  }
+
   function render(box, data) {
     box.replaceChildren();
+    var note = rankingNote(data);
+    if (note) box.appendChild(note);
     if (data.answer) box.appendChild(el("p", "iamkb-answer", data.answer));
+    if (data.hint) {
+      var hint = el("p", "iamkb-hint", data.hint.message + " ");
+      var link = el("a", "", "Check the call");
+      link.href = "/" + data.hint.url;
+      hint.appendChild(link);
+      box.appendChild(hint);
+    }
     var list = el("ol", "iamkb-results");
     (data.results || []).forEach(function (r) {
       var item = el("li");
@@ -41,20 +58,12 @@
   }
 
   function ask(box, question, limit) {
-    if (location.protocol === "file:") { cliHelp(box, question); return; }
     box.replaceChildren(el("p", "iamkb-busy", "Asking…"));
-    fetch("/api/ask?q=" + encodeURIComponent(question) + "&limit=" + limit, { headers: { Accept: "application/json" } })
-      .then(function (resp) {
-        var type = resp.headers.get("Content-Type") || "";
-        if (type.indexOf("application/json") === -1) throw new Error("no API");
-        return resp.json().then(function (body) {
-          if (!resp.ok) throw new Error(body.error || ("HTTP " + resp.status));
-          return body;
-        });
-      })
+    window.iamkbApi.call("/api/ask?q=" + encodeURIComponent(question) + "&limit=" + limit,
+      { headers: { Accept: "application/json" } })
       .then(function (data) { render(box, data); })
       .catch(function (err) {
-        if (err.message === "no API" || err instanceof TypeError) cliHelp(box, question);
+        if (window.iamkbApi.noApi(err)) cliHelp(box, question);
         else box.replaceChildren(el("p", "iamkb-error", "Error: " + err.message));
       });
   }

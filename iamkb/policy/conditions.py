@@ -38,17 +38,20 @@ def _string_unit(name: str, *, like: bool, fold: bool, negative: bool) -> Unit:
     def compile_(text: str) -> Template:
         return template(text, wildcards=like, ignore_case=fold)
 
+    # iam/reference_policies_variables#policy-vars-no-value: a variable with no value is "effectively null":
+    # "Condition operators like StringEquals or StringLike do not match", and "Inverted condition operators like
+    # StringNotEquals or StringNotLike do match against a null value".
     def test_equals(t: Template, value: str, ctx: Context) -> bool:
         want = t.resolved(ctx)
-        if want is None:  # iam/reference_policies_variables#policy-vars-no-value
-            return False
+        if want is None:
+            return negative
         same = want.lower() == value.lower() if fold else want == value
         return same != negative
 
     def test_like(t: Template, value: str, ctx: Context) -> bool:
         pattern = t.pattern(ctx)
         if pattern is None:
-            return False
+            return negative
         return pattern.matches(value) != negative
 
     return Unit(name, negative, compile_, test_like if like else test_equals)
@@ -166,7 +169,7 @@ def _arn_unit(name: str, negative: bool) -> Unit:
         for field_template, part in zip(fields, (*parts[1:5], ":".join(parts[5:])), strict=True):
             pattern = field_template.pattern(ctx)
             if pattern is None:
-                return False  # an unresolved variable never matches, not even for ArnNotLike
+                return negative  # #policy-vars-no-value: null is like no ARN, so only the inverted operators match
             if not pattern.matches(part):
                 return negative
         return not negative

@@ -8,6 +8,13 @@ It reads like the evaluation-logic pages it implements:
 - KMS key policies: the key policy must allow, or allow the account (its root), which then delegates to IAM
   policies (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html, linked from
   #policy-eval-denyallow step 3).
+- anonymous requests (`"anonymous": true` in the request, no principal): iam/reference_policies_evaluation-logic
+  ("Authentication ... is not necessary for a few services, such as Amazon S3, that allow some requests from
+  anonymous users") and iam/reference_policies_elements_principal#principal-anonymous (only a wildcard principal
+  names them).
+`decide` finds the statements of each policy type that apply (`applying_statements`), then takes the steps of
+#policy-eval-denyallow in order (`STEPS`: one function per step, each citing the section it follows); the kinds of
+caller the page tells apart come from one function, `principal_type`.
 Speed (bench/README.md, "Policy engine"): a batch (`evaluate_many`) validates and compiles each distinct policy
 document once (`Compiler`: by identity, then by content); matchers are shared between statements with the same
 Action list, Resource list or condition and remember their answers per request text; the decision is taken with
@@ -27,7 +34,7 @@ from typing import Any, NamedTuple
 
 from iamkb.errors import InputError
 from iamkb.policy.conditions import CompiledCondition, ConditionResult, compiled_condition, compiled_value
-from iamkb.policy.grammar import SCALARS, Policy, Principal, Statement, _type_name, scalar_text, validate
+from iamkb.policy.grammar import SCALARS, Policy, Principal, Statement, scalar_text, type_name, validate
 from iamkb.policy.matching import (
     RequestResource,
     ResourceMatcher,
@@ -43,16 +50,10 @@ from iamkb.policy.variables import template
 ALLOWED, EXPLICIT, IMPLICIT = "Allowed", "ExplicitlyDenied", "ImplicitlyDenied"
 DIRECT = ("Match", "SessionRoleMatch", "SessionUserMatch")  # principal matches that name the caller itself
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_ACCOUNT_ROOT = re.compile(r"^arn:[^:]*:iam::(\d{12}):root$")
-_ROLE = re.compile(r"^arn:[a-zA-Z-]+:iam::\d{12}:role/.*$")
-_USER = re.compile(r"^arn:[a-zA-Z-]+:iam::\d{12}:user/.*$")
-_SESSION = re.compile(r"^arn:[a-zA-Z-]+:sts::\d{12}:assumed-role/.*$")
-_FEDERATED = re.compile(r"^arn:[a-zA-Z-]+:sts::\d{12}:federated-user/.*$")
 SCENARIO_KEYS = ("request", "identityPolicies", "resourcePolicy", "permissionBoundaries",
                  "serviceControlPolicies", "sessionPolicy")
 ANNOTATION_KEYS = ("id", "name", "description", "expect", "note")  # carried by scenario files, not evaluated
-REQUEST_KEYS = ("principal", "action", "resource", "resourceAccount", "context")
+REQUEST_KEYS = ("principal", "action", "resource", "resourceAccount", "context", "anonymous")
 _REQUEST_KEYS = frozenset(REQUEST_KEYS)
 _SCENARIO_AND_ANNOTATION_KEYS = frozenset(SCENARIO_KEYS + ANNOTATION_KEYS)
 
@@ -133,20 +134,52 @@ def compile_policy(policy: Policy, name: str, policy_type: str) -> CompiledPolic
 
 
 # --- the request ------------------------------------------------------------------------------------------------
+# The kinds of caller the evaluation-logic page treats differently (iam/reference_policies_evaluation-logic
+# #policy-eval-denyallow, "Resource-based policies"), service principals (iam/reference_policies_elements_principal
+# #principal-services) and anonymous callers (#principal-anonymous).
+USER, ROLE = "IAM user", "IAM role"
+ROLE_SESSION, FEDERATED_SESSION = "IAM role session", "IAM federated user session"
+SERVICE, ANONYMOUS, OTHER = "service principal", "anonymous", "other"
+SESSIONS = (ROLE_SESSION, FEDERATED_SESSION)  # session principals: a role session or a federated user session
+_PRINCIPAL_ARNS = (
+    (USER, re.compile(r"^arn:[a-zA-Z-]+:iam::\d{12}:user/.*$")),
+    (ROLE, re.compile(r"^arn:[a-zA-Z-]+:iam::\d{12}:role/.*$")),
+    (ROLE_SESSION, re.compile(r"^arn:[a-zA-Z-]+:sts::\d{12}:assumed-role/.*$")),
+    (FEDERATED_SESSION, re.compile(r"^arn:[a-zA-Z-]+:sts::\d{12}:federated-user/.*$")),
+)
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_ACCOUNT_ROOT = re.compile(r"^arn:[^:]*:iam::(\d{12}):root$")
+
+
+def principal_type(principal: str) -> str:
+    """Which kind of principal an ARN (or a service's name) is: USER, ROLE, ROLE_SESSION, FEDERATED_SESSION,
+    SERVICE (`service.amazonaws.com`) or OTHER (an account root, another service's ARN)."""
+    if not principal.startswith("arn:"):
+        return SERVICE if principal.endswith("amazonaws.com") else OTHER
+    return next((kind for kind, arn in _PRINCIPAL_ARNS if arn.match(principal)), OTHER)
+
+
+def account_principal(value: str) -> str | None:
+    """The account a Principal entry names as a whole (`111122223333` or `arn:aws:iam::111122223333:root`,
+    iam/reference_policies_elements_principal#principal-accounts), else None."""
+    if _ACCOUNT_ID.match(value):
+        return value
+    root = _ACCOUNT_ROOT.match(value)
+    return root.group(1) if root else None
+
+
 class Request(NamedTuple):
     """One request, read once per scenario (a tuple: cheap to make)."""
 
-    principal: str
+    principal: str  # "" for an anonymous request
     action: str
     resource: RequestResource
     resource_account: str | None
     context: dict[str, str | list[str]]  # keys lower-cased: condition keys are case-insensitive
     principal_account: str | None
-
-    @property
-    def is_service_principal(self) -> bool:
-        """iam/reference_policies_elements_principal#principal-services: `service.amazonaws.com`."""
-        return not self.principal.startswith("arn:") and self.principal.endswith("amazonaws.com")
+    principal_type: str  # principal_type(principal), or ANONYMOUS
+    # An unsigned request: no principal, no identity (iam/reference_policies_evaluation-logic, "Authentication").
+    anonymous: bool = False
 
 
 def arn_account(arn: str) -> str | None:
@@ -202,21 +235,22 @@ def _principal_one(p: Principal, req: Request) -> str:
     caller = req.principal
     if p.kind == "*":  # #principal-anonymous
         return "Match"
+    if req.anonymous:  # #principal-anonymous: "*" and {"AWS": "*"} are the only names of anonymous users
+        return "NoMatch"
     if p.kind != "AWS":  # Service, Federated, CanonicalUser: the exact identifier
         return "Match" if p.value == caller else "NoMatch"
-    root = _ACCOUNT_ROOT.match(p.value)
-    if root or _ACCOUNT_ID.match(p.value):  # #principal-accounts: the account delegates to its IAM policies
-        account = root.group(1) if root else p.value
+    account = account_principal(p.value)
+    if account is not None:  # #principal-accounts: the account delegates to its IAM policies
         return "AccountLevelMatch" if account == req.principal_account else "NoMatch"
-    if _SESSION.match(caller) and _role_matches_session(p.value, caller):
+    if req.principal_type == ROLE_SESSION and _role_matches_session(p.value, caller):
         return "SessionRoleMatch"  # #principal-roles: the role ARN covers its sessions
-    if _FEDERATED.match(caller) and p.value == _federating_user(caller):
+    if req.principal_type == FEDERATED_SESSION and p.value == _federating_user(caller):
         return "SessionUserMatch"  # #sts-session-principals
     return "Match" if p.value == caller else "NoMatch"
 
 
 def _role_matches_session(role_arn: str, session_arn: str) -> bool:
-    if not _ROLE.match(role_arn):
+    if principal_type(role_arn) != ROLE:
         return False
     r, s = role_arn.split(":"), session_arn.split(":")
     if r[1] != s[1] or r[4] != s[4]:
@@ -251,7 +285,7 @@ def principal_match(st: Statement, req: Request, has_boundary: bool) -> str:
 
 def analyze_statement(cs: CompiledStatement, policy: CompiledPolicy, req: Request,
                       has_boundary: bool) -> StatementResult:
-    """Everything about one statement and the request, for explanations (the decision uses `_hits`, which
+    """Everything about one statement and the request, for explanations (the decision uses `_layer`, which
     applies the same matchers and stops at the first that fails)."""
     st = cs.st
     if not cs.action_matches(req.action):
@@ -266,20 +300,26 @@ def analyze_statement(cs: CompiledStatement, policy: CompiledPolicy, req: Reques
     return StatementResult(policy.name, policy.type, st, True, resource, hits, principal, conditions)
 
 
+# --- the statements that apply, by policy type --------------------------------------------------------------------
 class Hit:
-    """A statement that applies to the request: where it sits in the explanation and how it names the caller."""
+    """A statement that applies to the request: its policy, its place in it, and how it names the caller."""
 
-    __slots__ = ("position", "cs", "policy", "principal")
+    __slots__ = ("policy", "index", "cs", "principal")
 
-    def __init__(self, position: int, cs: CompiledStatement, policy: CompiledPolicy, principal: str) -> None:
-        self.position = position
-        self.cs = cs
+    def __init__(self, policy: CompiledPolicy, index: int, cs: CompiledStatement, principal: str) -> None:
         self.policy = policy
+        self.index = index  # the statement's position in its policy
+        self.cs = cs
         self.principal = principal
 
     @property
     def st(self) -> Statement:
         return self.cs.st
+
+    @property
+    def place(self) -> tuple[str, int]:
+        """Where the statement sits in the scenario: its policy's place and its position there."""
+        return self.policy.name, self.index
 
     @property
     def label(self) -> str:
@@ -305,8 +345,8 @@ class Layer:
         return ALLOWED if self.allows else IMPLICIT
 
 
-def _layer(name: str, policies: list[CompiledPolicy], req: Request, has_boundary: bool, start: int) -> Layer:
-    """The statements of `policies` that apply to the request, whose explanation entries begin at `start`.
+def _layer(name: str, policies: list[CompiledPolicy], req: Request, has_boundary: bool) -> Layer:
+    """The statements of `policies` that apply to the request.
 
     The same checks as `analyze_statement` (action, resource, principal, conditions), cheapest first, each
     statement stopping at the first that fails.
@@ -329,9 +369,32 @@ def _layer(name: str, policies: list[CompiledPolicy], req: Request, has_boundary
                 if not c.decide(ctx)[0]:
                     break
             else:
-                (layer.denies if cs.deny else layer.allows).append(Hit(start + i, cs, p, principal))
-        start += len(code.statements)
+                (layer.denies if cs.deny else layer.allows).append(Hit(p, i, cs, principal))
     return layer
+
+
+class Layers(NamedTuple):
+    """The statements that apply to the request, one Layer per policy type (the SCPs one per level)."""
+
+    identity: Layer
+    boundary: Layer | None
+    session: Layer | None
+    resource: Layer | None
+    scps: list[Layer]
+
+
+def applying_statements(sc: CompiledScenario) -> Layers:
+    req, has_boundary = sc.request, bool(sc.boundaries)
+
+    def layer(name: str, policies: list[CompiledPolicy]) -> Layer:
+        return _layer(name, policies, req, has_boundary)
+
+    return Layers(
+        identity=layer("identity", sc.identity),
+        boundary=layer("permissions boundary", sc.boundaries) if sc.boundaries else None,
+        session=layer("session policy", [sc.session]) if sc.session else None,
+        resource=layer("resource-based policy", [sc.resource]) if sc.resource else None,
+        scps=[layer(f"SCP level {i}", level) for i, level in enumerate(sc.scps)])
 
 
 # --- the decision -----------------------------------------------------------------------------------------------
@@ -353,7 +416,7 @@ class Decision:
         self._scenario: CompiledScenario | None = scenario
         self._source: Any = None
         self._where = ""
-        self._decisive = tuple([h.position for h in decisive])
+        self._decisive = tuple([h.place for h in decisive])
         self._statements: list[StatementResult] | None = None
 
     def __repr__(self) -> str:
@@ -374,9 +437,13 @@ class Decision:
             if sc is None:
                 sc = Compiler().scenario(self._source, self._where)
             req, has_boundary = sc.request, bool(sc.boundaries)
-            results = [analyze_statement(cs, p, req, has_boundary) for p in sc.in_order() for cs in p.statements]
-            for position in self._decisive:
-                results[position].decisive = True
+            decisive = set(self._decisive)
+            results = []
+            for p in sc.in_order():
+                for i, cs in enumerate(p.statements):
+                    result = analyze_statement(cs, p, req, has_boundary)
+                    result.decisive = (p.name, i) in decisive
+                    results.append(result)
             self._statements = results
         return self._statements
 
@@ -407,6 +474,47 @@ class CompiledScenario(NamedTuple):
         return out
 
 
+class Evaluation(NamedTuple):
+    """A scenario being decided: the statements of each policy type that apply, and what the resource-based
+    policy says about this caller, which several steps read."""
+
+    sc: CompiledScenario
+    layers: Layers
+    same_account: bool  # the caller's account owns the resource
+    resource: str  # _resource_result of the resource-based policy
+    direct_resource_allows: list[Hit]  # its allows that name the caller itself (not only its account)
+
+    @property
+    def req(self) -> Request:
+        return self.sc.request
+
+    def implicit_deny(self, reason: str) -> Decision:
+        return Decision(IMPLICIT, reason, self.sc, [])
+
+
+def evaluation(sc: CompiledScenario) -> Evaluation:
+    layers = applying_statements(sc)
+    req, resource = sc.request, layers.resource
+    caller_account = req.principal_account
+    same_account = caller_account is not None and caller_account == req.resource_account
+    direct = [h for h in resource.allows if h.principal in DIRECT] if resource else []
+    return Evaluation(sc, layers, same_account, _resource_result(resource), direct)
+
+
+def _resource_result(layer: Layer | None) -> str:
+    """NotApplicable | ExplicitlyDenied | DeniedForAccount | Allowed | AllowedForAccount | ImplicitlyDenied."""
+    if layer is None:
+        return "NotApplicable"
+    denies, allows = layer.denies, layer.allows
+    if any(r.principal in DIRECT for r in denies):
+        return EXPLICIT
+    if denies:
+        return "DeniedForAccount"
+    if any(r.principal in DIRECT for r in allows):
+        return ALLOWED
+    return "AllowedForAccount" if allows else IMPLICIT
+
+
 def _trust(req: Request, same_account: bool, resource: Layer | None) -> str:
     """Does the service let the caller's own IAM policies grant access: Implicit, Explicit or None.
 
@@ -425,121 +533,154 @@ def _trust(req: Request, same_account: bool, resource: Layer | None) -> str:
     return "Implicit" if same_account else ("Explicit" if account_allows else "None")
 
 
-def _resource_result(layer: Layer | None) -> str:
-    """NotApplicable | ExplicitlyDenied | DeniedForAccount | Allowed | AllowedForAccount | ImplicitlyDenied."""
-    if layer is None:
-        return "NotApplicable"
-    denies, allows = layer.denies, layer.allows
-    if any(r.principal in DIRECT for r in denies):
-        return EXPLICIT
-    if denies:
-        return "DeniedForAccount"
-    if any(r.principal in DIRECT for r in allows):
-        return ALLOWED
-    return "AllowedForAccount" if allows else IMPLICIT
+# The steps of iam/reference_policies_evaluation-logic#policy-eval-denyallow, each a function of the Evaluation
+# that returns the final Decision when it settles the request, None to go on to the next.
+
+def deny_evaluation(ev: Evaluation) -> Decision | None:
+    """Step 1, "Deny evaluation": an explicit deny in any policy that applies overrides any allow."""
+    layers = ev.layers
+    denies = [h for layer in (layers.identity, layers.boundary, layers.session, *layers.scps) if layer
+              for h in layer.denies]
+    if layers.resource is not None:
+        denies += layers.resource.denies
+    return Decision(EXPLICIT, f"explicit Deny in {denies[0].label}", ev.sc, denies) if denies else None
 
 
-def _count(policies: list[CompiledPolicy]) -> int:
-    n = 0
-    for p in policies:
-        n += len(p.code.statements)
-    return n
+def organizations_scps(ev: Evaluation) -> Decision | None:
+    """Step 2, "Organizations SCPs": every level of the organization (root, OUs, the account) must allow the
+    action (#policy-eval-basics-id-scp)."""
+    for level in ev.layers.scps:
+        if level.result != ALLOWED:
+            return ev.implicit_deny(f"no Allow in {level.name} of the service control policies")
+    return None
+
+
+def anonymous_request(ev: Evaluation) -> Decision | None:
+    """An anonymous caller has no identity, so no identity-based policy, boundary or session policy: only a
+    resource-based policy that names every principal ("*", iam/reference_policies_elements_principal
+    #principal-anonymous) can grant it access; "For resource-based policies, using a wildcard (*) with an Allow
+    effect grants access to all users, including anonymous users (public access)."""
+    if not ev.req.anonymous:
+        return None
+    if ev.resource == ALLOWED:
+        grants = ev.direct_resource_allows
+        return Decision(ALLOWED, "allowed by the resource-based policy, which grants public access: "
+                        + ", ".join(sorted({h.label for h in grants})), ev.sc, grants)
+    return ev.implicit_deny("anonymous request: no resource-based policy grants public access (Principal \"*\")")
+
+
+def no_permission_needed(ev: Evaluation) -> Decision | None:
+    """sts:GetCallerIdentity needs no permission (the AWS STS API Reference's GetCallerIdentity page, outside the
+    corpus), so no policy has to allow it."""
+    if ev.req.action.lower() == "sts:getcalleridentity":
+        return Decision(ALLOWED, "sts:GetCallerIdentity needs no permission", ev.sc, [])
+    return None
+
+
+def service_principal(ev: Evaluation) -> Decision | None:
+    """A service principal has no identity-based policies: only the resource-based policy can grant it access."""
+    if ev.req.principal_type != SERVICE:
+        return None
+    if ev.resource == ALLOWED:
+        return Decision(ALLOWED, "resource-based policy allows the service", ev.sc, ev.direct_resource_allows)
+    return ev.implicit_deny("no resource-based policy allows the service principal")
+
+
+def session_policy(ev: Evaluation) -> Decision | None:
+    """Step 6, "Session policies": a session policy that does not allow the action denies it; but within one
+    account, a resource-based policy that grants permission to the session principal itself is not limited by it
+    (step 3, "Resource-based policies": "Permissions granted directly to a session are not limited by an implicit
+    deny in ... session policy"). Checked before steps 3 to 5, so a request both fail names the session policy."""
+    session = ev.layers.session
+    if session is None or session.result == ALLOWED:
+        return None
+    req = ev.req
+    granted_to_session = req.principal_type in SESSIONS and any(
+        any(p.kind == "AWS" and p.value == req.principal for p in h.st.principals or ())
+        for h in ev.direct_resource_allows)
+    if ev.same_account and granted_to_session:
+        return None
+    return ev.implicit_deny("the session policy does not allow the action")
+
+
+def identity_and_resource_policies(ev: Evaluation) -> Decision | None:
+    """Steps 3 and 4, "Resource-based policies" and "Identity-based policies": within one account an allow in
+    either is enough (#policy-eval-basics-id-rdp), except that a KMS key policy or a role trust policy must allow
+    the caller itself (`_trust`); across accounts both must allow, the resource-based policy naming the caller or
+    its account (iam/reference_policies_evaluation-logic-cross-account#policy-eval-cross-account)."""
+    req, identity = ev.req, ev.layers.identity.result
+    if not ev.same_account:
+        allowed = ev.resource in (ALLOWED, "AllowedForAccount") and identity == ALLOWED
+    elif _trust(req, True, ev.layers.resource) == "None":
+        allowed = ev.resource == ALLOWED
+    else:
+        allowed = ev.resource == ALLOWED or identity == ALLOWED
+    if allowed:
+        return None
+    return ev.implicit_deny(_no_allow_reason(ev.same_account, ev.resource, identity, ev.layers.resource))
+
+
+def permissions_boundary(ev: Evaluation) -> Decision | None:
+    """Step 5, "IAM permissions boundaries": a boundary that does not allow the action denies it
+    (#policy-eval-basics-id-bound), unless a resource-based policy grants it directly to a caller a boundary does
+    not limit (`_not_limited_by_boundary`)."""
+    boundary = ev.layers.boundary
+    if boundary is None or boundary.result == ALLOWED or _not_limited_by_boundary(ev):
+        return None
+    return ev.implicit_deny("the permissions boundary does not allow the action")
+
+
+def _not_limited_by_boundary(ev: Evaluation) -> list[Hit]:
+    """The resource-based allows a permissions boundary does not limit (step 3, "Resource-based policies"): within
+    one account, those that name an IAM user or a session principal directly; for an IAM role, whose sessions are
+    the callers, only those that name every principal."""
+    resource = ev.layers.resource
+    if not (ev.same_account and ev.resource == ALLOWED) or resource is None:
+        return []
+    kind = ev.req.principal_type
+    if kind in (USER, *SESSIONS):
+        return [h for h in resource.allows if h.principal == "Match"]
+    if kind == ROLE:
+        return [h for h in resource.allows
+                if h.principal == "Match" and any(p.kind == "*" for p in h.st.principals or ())]
+    return []
+
+
+def allowing_statements(ev: Evaluation) -> list[Hit]:
+    """The statements an allowed request owes its allow to: the identity-based and resource-based allows that count
+    for this caller (or the resource-based ones a boundary does not limit), then those of the boundary, session
+    policy and SCP levels that let them through."""
+    layers = ev.layers
+    if not ev.same_account:
+        grants = (layers.resource.allows if layers.resource else []) + layers.identity.allows
+    elif _trust(ev.req, True, layers.resource) == "None":
+        grants = ev.direct_resource_allows
+    else:
+        grants = ev.direct_resource_allows + layers.identity.allows
+    boundary = layers.boundary
+    if boundary is not None:
+        grants = grants + boundary.allows if boundary.result == ALLOWED else _not_limited_by_boundary(ev)
+    if layers.session is not None:
+        grants = grants + layers.session.allows
+    for level in layers.scps:
+        grants = grants + level.allows
+    return grants
+
+
+STEPS = (deny_evaluation, organizations_scps, anonymous_request, no_permission_needed, service_principal,
+         session_policy, identity_and_resource_policies, permissions_boundary)
 
 
 def decide(sc: CompiledScenario) -> Decision:
-    """Evaluate every policy that applies, then combine them as the evaluation-logic pages describe."""
-    req = sc.request
-    has_boundary = bool(sc.boundaries)
-    # Layers in explanation order (identity, boundary, session, resource, SCP levels), each knowing where its
-    # statements start in the explanation.
-    at = 0
-    identity = _layer("identity", sc.identity, req, has_boundary, at)
-    at += _count(sc.identity)
-    boundary = _layer("permissions boundary", sc.boundaries, req, has_boundary, at) if sc.boundaries else None
-    at += _count(sc.boundaries)
-    session = _layer("session policy", [sc.session], req, has_boundary, at) if sc.session else None
-    at += _count([sc.session]) if sc.session else 0
-    resource = _layer("resource-based policy", [sc.resource], req, has_boundary, at) if sc.resource else None
-    at += _count([sc.resource]) if sc.resource else 0
-    scp_levels = []
-    for i, level in enumerate(sc.scps):
-        scp_levels.append(_layer(f"SCP level {i}", level, req, has_boundary, at))
-        at += _count(level)
-
-    # 1. Deny evaluation: an explicit deny in any policy overrides any allow (#policy-eval-denyallow step 1).
-    denies = [r for layer in (identity, boundary, session, *scp_levels) if layer for r in layer.denies]
-    if resource is not None:
-        denies += resource.denies
-    if denies:
-        return Decision(EXPLICIT, f"explicit Deny in {denies[0].label}", sc, denies)
-
-    # 2. SCPs: every level of the organization (root, OUs, account) must allow (#policy-eval-basics-id-scp).
-    for level in scp_levels:
-        if level.result != ALLOWED:
-            return Decision(IMPLICIT, f"no Allow in {level.name} of the service control policies", sc, [])
-
-    principal_account = req.principal_account
-    resource_account = req.resource_account
-    same_account = principal_account is not None and principal_account == resource_account
-    res = _resource_result(resource)
-    direct_resource_allows = [r for r in resource.allows if r.principal in DIRECT] if resource else []
-
-    # 3-6. Resource-based, identity-based, boundary, session policies.
-    if req.action.lower() == "sts:getcalleridentity":
-        return Decision(ALLOWED, "sts:GetCallerIdentity needs no permission", sc, [])
-    if req.is_service_principal:
-        # A service principal has no identity policies: only the resource-based policy can grant it access.
-        if res == ALLOWED:
-            return Decision(ALLOWED, "resource-based policy allows the service", sc, direct_resource_allows)
-        return Decision(IMPLICIT, "no resource-based policy allows the service principal", sc, [])
-
-    if session is not None and session.result != ALLOWED:
-        # #policy-eval-denyallow step 6: a session policy that does not allow the action denies it, except that
-        # a resource-based policy naming the session itself (same account) is not limited by it (step 3).
-        names_session = bool(_SESSION.match(req.principal) or _FEDERATED.match(req.principal))
-        session_direct = [r for r in direct_resource_allows
-                          if names_session and any(p.kind == "AWS" and p.value == req.principal
-                                                   for p in r.st.principals or ())]
-        if not (same_account and session_direct):
-            return Decision(IMPLICIT, "the session policy does not allow the action", sc, [])
-
-    if same_account:
-        trust = _trust(req, True, resource)
-        if trust == "None":
-            core = res == ALLOWED  # a KMS key policy or role trust policy must allow the caller itself
-            grants = direct_resource_allows
-        else:
-            core = res == ALLOWED or identity.result == ALLOWED
-            grants = direct_resource_allows + identity.allows
-    else:
-        # iam/reference_policies_evaluation-logic-cross-account#policy-eval-cross-account: the resource-based
-        # policy must allow the caller (or its account) and the caller's identity-based policy must allow too.
-        core = res in (ALLOWED, "AllowedForAccount") and identity.result == ALLOWED
-        grants = (resource.allows if resource else []) + identity.allows
-    if not core:
-        return Decision(IMPLICIT, _no_allow_reason(same_account, res, identity.result, resource), sc, [])
-
-    if boundary is not None and boundary.result != ALLOWED:
-        # #policy-eval-basics-id-bound: the boundary limits identity-based grants; within one account a resource
-        # policy that names an IAM user or a session directly is not limited by it (step 3); one that names a role
-        # is (the role's sessions are the callers).
-        bypass = []
-        if same_account and res == ALLOWED:
-            if _USER.match(req.principal) or _SESSION.match(req.principal) or _FEDERATED.match(req.principal):
-                bypass = [r for r in resource.allows if r.principal == "Match"] if resource else []
-            elif _ROLE.match(req.principal):
-                bypass = [r for r in resource.allows if r.principal == "Match"
-                          and any(p.kind == "*" for p in (r.st.principals or ()))] if resource else []
-        if not bypass:
-            return Decision(IMPLICIT, "the permissions boundary does not allow the action", sc, [])
-        grants = bypass
-    elif boundary is not None:
-        grants = grants + boundary.allows
-    if session is not None:
-        grants = grants + session.allows
-    for level in scp_levels:
-        grants = grants + level.allows
-    return Decision(ALLOWED, "allowed by " + ", ".join(sorted({r.label for r in grants})), sc, grants)
+    """Find the statements of each policy type that apply, then take the steps of the evaluation-logic page in
+    order (STEPS); a request none of them settles is allowed."""
+    ev = evaluation(sc)
+    for step in STEPS:
+        settled = step(ev)
+        if settled is not None:
+            return settled
+    grants = allowing_statements(ev)
+    return Decision(ALLOWED, "allowed by " + ", ".join(sorted({h.label for h in grants})), sc, grants)
 
 
 def _no_allow_reason(same_account: bool, res: str, identity: str, resource: Layer | None) -> str:
@@ -560,18 +701,23 @@ class Compiler:
     serialisation, format 2: it keeps key order, accepts only the exact JSON types, and tells lists from tuples
     and 1 from 1.0 from True, so equal bytes mean the validator would see the same thing; anything else, such as
     a dict subclass, is simply not shared). A batch of scenarios built around the same few policies, as tools and
-    benchmarks send, pays for each policy once. The cache lives as long as the Compiler (one batch).
+    benchmarks send, pays for each policy once. The cache lives as long as the Compiler (one batch); a stream of
+    any length bounds it (`max_documents`), starting afresh when it is full, so its memory stays flat.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_documents: int | None = None) -> None:
         self._by_id: dict[tuple[int, str], tuple[Any, PolicyCode]] = {}
         self._by_text: dict[str, dict[bytes, PolicyCode]] = {}
+        self._max = max_documents
 
     def policy(self, doc: Any, path: str, policy_type: str) -> CompiledPolicy:
         key = (id(doc), policy_type)
         hit = self._by_id.get(key)
         if hit is not None and hit[0] is doc:
             return CompiledPolicy(path, hit[1])
+        if self._max is not None and len(self._by_id) >= self._max:
+            self._by_id.clear()  # the documents it holds stay alive through it: forget them all at once
+            self._by_text.clear()
         try:
             text: bytes | None = marshal.dumps(doc, 2)
         except ValueError:  # not plain JSON data, or nested too deep: validated on its own
@@ -603,12 +749,14 @@ class Compiler:
         """Validate a scenario (DESIGN.md's shape) and compile its policies; errors name the JSON path."""
         dot = f"{where}." if where else ""
         if not isinstance(obj, dict):
-            raise InputError(f"{where or '(top)'}: a scenario must be an object, got {_type_name(obj)}")
+            raise InputError(f"{where or '(top)'}: a scenario must be an object, got {type_name(obj)}")
         for key in obj if not _SCENARIO_AND_ANNOTATION_KEYS.issuperset(obj) else ():
             if key not in SCENARIO_KEYS and key not in ANNOTATION_KEYS:
                 raise InputError(f"{dot}{key}: unknown scenario key (expected {', '.join(SCENARIO_KEYS)})")
         request = _request(obj.get("request"), f"{dot}request")
-        identity_docs = _list(obj, "identityPolicies", dot, required=True)
+        if request.anonymous:
+            _no_identity(obj, dot)
+        identity_docs = _list(obj, "identityPolicies", dot, required=not request.anonymous)
         identity = [self.policy(d, f"{dot}identityPolicies[{i}]", "identity") for i, d in enumerate(identity_docs)]
         boundaries = [self.policy(d, f"{dot}permissionBoundaries[{i}]", "boundary")
                       for i, d in enumerate(_list(obj, "permissionBoundaries", dot))]
@@ -616,7 +764,7 @@ class Compiler:
         for i, level in enumerate(_list(obj, "serviceControlPolicies", dot)):
             if not isinstance(level, list):
                 raise InputError(f"{dot}serviceControlPolicies[{i}]: an SCP level must be a list of policies, "
-                                 f"got {_type_name(level)}")
+                                 f"got {type_name(level)}")
             scps.append([self.policy(d, f"{dot}serviceControlPolicies[{i}][{j}]", "scp")
                          for j, d in enumerate(level)])
         resource = obj.get("resourcePolicy")
@@ -628,6 +776,21 @@ class Compiler:
             self.policy(session, f"{dot}sessionPolicy", "session") if session is not None else None)
 
 
+# The policies that belong to a caller's identity or session; an anonymous request has none of them.
+PRINCIPAL_SIDE = ("identityPolicies", "permissionBoundaries", "serviceControlPolicies", "sessionPolicy")
+
+
+def _no_identity(obj: dict, dot: str) -> None:
+    """An anonymous request carries no principal-side policy (iam/reference_policies_evaluation-logic: there is no
+    authenticated principal whose identity, boundary, session or organization could hold one): a scenario that
+    gives one is a mistake in the scenario, not something to evaluate silently."""
+    for key in PRINCIPAL_SIDE:
+        value = obj.get(key)
+        if value not in (None, []):
+            raise InputError(f"{dot}{key}: an anonymous request has no identity, so no {key} apply "
+                             "(leave it out or empty; only the resourcePolicy can grant public access)")
+
+
 def _list(obj: dict, key: str, dot: str, required: bool = False) -> list:
     value = obj.get(key)
     if value is None:
@@ -635,7 +798,7 @@ def _list(obj: dict, key: str, dot: str, required: bool = False) -> list:
             raise InputError(f"{dot}{key}: required (a list of policies, may be empty)")
         return []
     if not isinstance(value, list):
-        raise InputError(f"{dot}{key}: must be a list, got {_type_name(value)}")
+        raise InputError(f"{dot}{key}: must be a list, got {type_name(value)}")
     return value
 
 
@@ -646,7 +809,7 @@ def _context_value(value: Any, path: str) -> str | list[str]:
     if isinstance(value, SCALARS):
         return scalar_text(value)
     raise InputError(f"{path}: context values must be strings, numbers, booleans or lists of them, "
-                     f"got {_type_name(value)}")
+                     f"got {type_name(value)}")
 
 
 def _request(raw: Any, path: str) -> Request:
@@ -655,9 +818,15 @@ def _request(raw: Any, path: str) -> Request:
     for key in raw if not _REQUEST_KEYS.issuperset(raw) else ():
         if key not in REQUEST_KEYS:
             raise InputError(f"{path}.{key}: unknown request key (expected {', '.join(REQUEST_KEYS)})")
-    for key in ("principal", "action", "resource"):
+    anonymous = raw.get("anonymous", False)
+    if type(anonymous) is not bool:
+        raise InputError(f"{path}.anonymous: must be true or false, got {type_name(anonymous)}")
+    if anonymous and "principal" in raw:
+        raise InputError(f"{path}.principal: an anonymous request has no principal (give one or the other)")
+    for key in ("action", "resource") if anonymous else ("principal", "action", "resource"):
         if not isinstance(raw.get(key), str) or not raw[key]:
-            raise InputError(f"{path}.{key}: required non-empty string")
+            hint = ' (or "anonymous": true for an unauthenticated request)' if key == "principal" else ""
+            raise InputError(f"{path}.{key}: required non-empty string{hint}")
     action = raw["action"]
     if action.count(":") != 1 or not all(action.split(":")):
         raise InputError(f"{path}.action: '{action}' is not service:Action")
@@ -669,16 +838,19 @@ def _request(raw: Any, path: str) -> Request:
         raise InputError(f"{path}.resource: a request resource is concrete (no wildcards)")
     context_raw = raw.get("context") or {}
     if not isinstance(context_raw, dict):
-        raise InputError(f"{path}.context: must be an object, got {_type_name(context_raw)}")
+        raise InputError(f"{path}.context: must be an object, got {type_name(context_raw)}")
     context = {k.lower(): v if type(v) is str else _context_value(v, f"{path}.context.{k}")
                for k, v in context_raw.items()}
     resource = RequestResource.parse(resource_text)
     account = raw.get("resourceAccount")
     if account is not None and not isinstance(account, str):
-        raise InputError(f"{path}.resourceAccount: must be a string, got {_type_name(account)}")
-    principal_account = arn_account(raw["principal"])
-    return Request(raw["principal"], action, resource, account or resource.account or principal_account, context,
-                   principal_account)
+        raise InputError(f"{path}.resourceAccount: must be a string, got {type_name(account)}")
+    if anonymous:
+        return Request("", action, resource, account or resource.account, context, None, ANONYMOUS, True)
+    principal = raw["principal"]
+    principal_account = arn_account(principal)
+    return Request(principal, action, resource, account or resource.account or principal_account, context,
+                   principal_account, principal_type(principal))
 
 
 def clear_caches() -> None:

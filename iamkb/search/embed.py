@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import struct
 import unicodedata
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,9 @@ HIDDEN = 384
 HEADS = 12
 LN_EPS = 1e-12
 MAX_WORD_CHARS = 100      # WordPiece: a longer word becomes [UNK]
+BATCH = 8                 # texts per forward pass: the index's texts, one process, CPU seconds for 300 of them at
+                          # 32 / 16 / 8 / 4: 4.7 / 4.0 / 3.3 / 3.2 (less padding, and a long text's attention
+                          # scores stay in cache; bench/README.md, "Index build")
 _DTYPES = {"F32": "<f4", "F16": "<f2", "I64": "<i8"}
 
 
@@ -241,17 +247,21 @@ class MiniLM:
         return cls(read_safetensors(weights), WordPiece.from_file(vocab))
 
     def _linear(self, x, name: str):
+        """x [tokens, in] -> [tokens, out]. Always on a 2-D matrix: numpy runs a 3-D @ 2-D product as one small
+        BLAS call per batch row, 3-5 times slower than one call over all the batch's tokens."""
         return x @ self.w[f"{name}.weight"].T + self.w[f"{name}.bias"]
 
     def forward(self, ids, mask):
-        """Mean-pooled, normalised sentence vectors of a padded batch (ids, mask: [batch, length])."""
+        """Mean-pooled, normalised sentence vectors of a padded batch (ids, mask: [batch, length]). The hidden
+        states are kept as one [batch * length, 384] matrix, reshaped to heads only for attention."""
         import numpy as np
 
         b, n = ids.shape
         w = self.w
         x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:n] \
             + w["embeddings.token_type_embeddings.weight"][0]
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"]).astype(np.float32)
+        x = _layer_norm(x.reshape(b * n, -1), w["embeddings.LayerNorm.weight"],
+                        w["embeddings.LayerNorm.bias"]).astype(np.float32)
         d = x.shape[-1] // HEADS
         bias = np.where(mask[:, None, None, :] > 0, 0.0, np.finfo(np.float32).min).astype(np.float32)
         for i in range(LAYERS):
@@ -269,7 +279,7 @@ class MiniLM:
             scores -= scores.max(-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(-1, keepdims=True)
-            ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(b, n, HEADS * d)
+            ctx = (scores @ v).transpose(0, 2, 1, 3).reshape(b * n, HEADS * d)
             x = _layer_norm(self._linear(ctx, f"{p}.attention.output.dense") + x,
                             w[f"{p}.attention.output.LayerNorm.weight"], w[f"{p}.attention.output.LayerNorm.bias"])
             h = self._linear(x, f"{p}.intermediate.dense")
@@ -280,10 +290,10 @@ class MiniLM:
             x = _layer_norm(self._linear(h, f"{p}.output.dense") + x,
                             w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"]).astype(np.float32)
         m = mask[:, :, None].astype(np.float32)
-        pooled = (x * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+        pooled = (x.reshape(b, n, -1) * m).sum(1) / np.maximum(m.sum(1), 1e-9)
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
-    def embed(self, texts: list[str], batch: int = 16, max_tokens: int = MAX_TOKENS):
+    def embed(self, texts: list[str], batch: int = BATCH, max_tokens: int = MAX_TOKENS):
         """Vectors of many texts ([len(texts), 384] float32); texts of similar length are batched together so
         padding costs little."""
         import numpy as np
@@ -301,3 +311,69 @@ class MiniLM:
                 mask[row, :len(encoded[i])] = 1
             out[chunk] = self.forward(ids, mask)
         return out
+
+
+# --- many texts, on every core ----------------------------------------------------------------------------------
+
+WORKER_CHUNK = 256  # texts a worker embeds per task: large enough to batch well, small enough to report progress
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@lru_cache(maxsize=2)
+def _worker_model(folder: str) -> MiniLM:
+    """The model a worker process opened (once per process and index generation)."""
+    return MiniLM.open(Path(folder))
+
+
+def _embed_chunk(folder: str, texts: list[str]):
+    return _worker_model(folder).embed(texts)
+
+
+def embed_in_workers(folder: Path, texts: list[str], progress: Callable[[int, int], None] | None = None,
+                     workers: int | None = None, chunk_size: int = WORKER_CHUNK):
+    """Vectors of many texts ([len(texts), 384] float32, the same as `MiniLM.open(folder).embed(texts)`), with
+    one worker process per core, each on one BLAS thread. Why processes rather than BLAS threads: a third of a
+    forward pass is element-wise numpy (GELU's erf, softmax, layer norms), which runs on one core whatever the
+    BLAS setting; two single-threaded workers keep both cores busy (bench/README.md, "Index build").
+    The texts are handed out in chunks of similar length (little padding), longest first."""
+    import numpy as np
+
+    workers = min(workers or _cores(), max(1, len(texts) // chunk_size))
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    chunks = [order[s:s + chunk_size] for s in range(0, len(order), chunk_size)]
+    out = np.zeros((len(texts), HIDDEN), dtype=np.float32)
+    done = 0
+    if workers <= 1:
+        model = MiniLM.open(folder)
+        for chunk in chunks:
+            out[chunk] = model.embed([texts[i] for i in chunk])
+            done += len(chunk)
+            if progress:
+                progress(done, len(texts))
+        return out
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    saved = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # read by each worker's numpy when it loads
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            running = {pool.submit(_embed_chunk, str(folder), [texts[i] for i in chunk]): chunk for chunk in chunks}
+            for future in as_completed(running):
+                chunk = running[future]
+                out[chunk] = future.result()
+                done += len(chunk)
+                if progress:
+                    progress(done, len(texts))
+    finally:
+        if saved is None:
+            os.environ.pop("OPENBLAS_NUM_THREADS", None)
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = saved
+    return out

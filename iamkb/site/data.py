@@ -6,26 +6,19 @@ with --base-only still renders its topic pages), and the site's tests require th
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from iamkb import paths
+from iamkb import paths, store
 from iamkb.errors import InputError
 
 
 def _read_json(path: Path, required: bool) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if required:
-            raise InputError("not built yet (run `iamkb build-kb` or `make kb`)", where=str(path)) from None
-        return None
-    except json.JSONDecodeError as err:
-        raise InputError(f"malformed JSON at line {err.lineno}: {err.msg}", where=str(path)) from None
+    """A KB file through iamkb.store (the one reader of kb/build); an optional one is None when not built."""
+    return store.load(path.stem, path.parent) if required else store.load_if_built(path.stem, path.parent)
 
 
 def _read_yaml(path: Path) -> Any:
@@ -56,8 +49,12 @@ class SiteData:
     drift: dict | None = None
     catalog: dict | None = None
     reference_meta: dict | None = None
+    analyzer_checks: list[dict] = field(default_factory=list)
+    lint_catalog: dict | None = None
+    call_rules: dict | None = None
     glossary: list[dict] = field(default_factory=list)
     reading_path: list[dict] = field(default_factory=list)
+    exercises: list = field(default_factory=list)
 
     @property
     def has_reference(self) -> bool:
@@ -75,7 +72,8 @@ class SiteData:
 
 
 def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) -> SiteData:
-    """Read kb/build (required base files, optional later stages) and the hand-written glossary and path."""
+    """Read kb/build (required base files, optional later stages) and the hand-written glossary, path and
+    exercises."""
     build = build_dir or paths.build_dir()
     kb = kb_dir or paths.kb_dir()
     sections = _read_json(build / "sections.json", True)
@@ -95,6 +93,10 @@ def load_site_data(build_dir: Path | None = None, kb_dir: Path | None = None) ->
         drift=_read_json(build / "drift.json", False),
         catalog=_read_json(build / "example_catalog.json", False),
         reference_meta=_read_json(build / "reference_meta.json", False),
+        analyzer_checks=_read_json(build / "analyzer_checks.json", False) or [],
+        lint_catalog=_read_json(build / "lint_catalog.json", False),
+        call_rules=_read_json(build / "call_rules.json", False),
         glossary=list(glossary.get("terms", [])),
         reading_path=list(reading.get("steps", [])),
+        exercises=list((_read_yaml(kb / "exercises.yml") or {}).get("exercises") or []),
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from iamkb.site import markdown as md
-from iamkb.site import urls
+from iamkb.site import playground, urls
 from iamkb.site.pages import KIND_TITLES, Site, code, front_matter, heading, table
 
 OUTCOME_MARK = {"passed": "passed", "failed": "**failed**", "docs_wrong": "docs wrong", "ambiguous": "ambiguous"}
@@ -15,6 +15,8 @@ OUTCOME_MARK = {"passed": "passed", "failed": "**failed**", "docs_wrong": "docs 
 def _request_cell(scenario: dict) -> str:
     req = (scenario or {}).get("request", {})
     parts = [code(req.get("action", "?")), "on", code(req.get("resource", "?"))]
+    if req.get("anonymous"):
+        parts.append("(anonymous, unsigned)")
     ctx = req.get("context") or {}
     if ctx:
         parts.append("with " + ", ".join(code(f"{k}={json.dumps(v)}") for k, v in sorted(ctx.items())))
@@ -59,7 +61,16 @@ def example_page(site: Site, ex: dict) -> tuple[str, str]:
     if ex.get("intro"):
         parts.append("> " + md.esc(ex["intro"]))
     parts += [heading(2, "Policy", "policy"), md.fence(ex.get("code") or "", "json")]
-    if ex.get("corrected"):
+    if ex.get("wrapped"):
+        # The fragment stays as the docs show it (above); what runs is the smallest complete policy holding it.
+        wrapping = ex.get("wrapping") or ""
+        what = md.esc(wrapping[:1].upper() + wrapping[1:] + ".")
+        if ex.get("corrected"):
+            what += " " + md.esc(f"Corrected: {ex.get('correction')}.")
+        parts.append('!!! info "A fragment of a policy, run inside the smallest complete policy"\n\n'
+                     + md.indent(what) + "\n\n" + md.indent("The scenarios run this policy:") + "\n\n"
+                     + md.indent(md.fence(json.dumps(ex.get("policy"), indent=2), "json")))
+    elif ex.get("corrected"):
         parts.append('!!! warning "Not valid JSON as published"\n\n' + md.indent(md.esc(ex.get("correction") or ""))
                      + "\n\n" + md.indent("The scenarios run the corrected policy:") + "\n\n"
                      + md.indent(md.fence(json.dumps(ex.get("policy"), indent=2), "json")))
@@ -77,6 +88,7 @@ def example_page(site: Site, ex: dict) -> tuple[str, str]:
         parts.append("No scenarios are written for this example yet (kb/scenarios/"
                      f"{md.esc(_scenario_file(ex['id']))}).")
     parts += [heading(2, "Lint findings", "lint"), lint_table(entry.get("lint") or [])]
+    parts += [p for p in [playground.example_section(site, ex, entry)] if p]
     parts += [heading(2, "Run it locally", "run"),
               "```bash\n"
               f"iamkb examples --json '{ex['id']}'   # run its scenarios\n"

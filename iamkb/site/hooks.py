@@ -1,9 +1,9 @@
 """MkDocs hooks (named in mkdocs.yml): the KB becomes pages in memory at build time.
 
 on_config sets the navigation and the footer's "last built from" facts; on_files adds every generated page as
-an in-memory File (nothing is written to docs/); on_post_page drops the whitespace the theme's templates indent
-with (iamkb.site.weight). The KB is read once per build (`_site`, keyed by the KB's
-files and their modification times, so `mkdocs serve` rebuilds pick up a new KB).
+an in-memory File (nothing is written to docs/), and the playground's static files (iamkb.site.playground);
+on_post_page drops the whitespace the theme's templates indent with (iamkb.site.weight). The KB is read once per
+build (`_site`, keyed by the KB's files and their modification times, so `mkdocs serve` rebuilds pick up a new KB).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from mkdocs.structure.files import File, Files
 
 from iamkb import paths
+from iamkb.site import playground
 from iamkb.site.build import generate
 from iamkb.site.data import load_site_data
 from iamkb.site.navigation import navigation
@@ -25,7 +26,7 @@ log = logging.getLogger("mkdocs.plugins.iamkb")
 
 
 def _stamp(build: Path, kb: Path) -> tuple:
-    files = sorted(build.glob("*.json")) + [kb / "glossary.yml", kb / "reading_path.yml"]
+    files = sorted(build.glob("*.json")) + [kb / "glossary.yml", kb / "reading_path.yml", kb / "exercises.yml"]
     return tuple((str(f), f.stat().st_mtime_ns) for f in files if f.exists())
 
 
@@ -37,6 +38,12 @@ def _site(stamp: tuple) -> tuple[Site, dict[str, str]]:
 
 def _current() -> tuple[Site, dict[str, str]]:
     return _site(_stamp(paths.build_dir(), paths.kb_dir()))
+
+
+def _asset(config, path: str, value: bytes | Path) -> File:
+    if isinstance(value, Path):
+        return File.generated(config, path, abs_src_path=str(value))
+    return File.generated(config, path, content=value)
 
 
 def on_config(config):
@@ -59,6 +66,9 @@ def on_files(files: Files, config) -> Files:
             log.warning("generated page %s hides a hand-written file of the same path in docs/", path)
             files.remove(files.get_file_from_path(path))
         files.append(File.generated(config, path, content=content))
+    site, _ = _current()
+    for path, value in sorted(playground.assets(site).items()):  # the playground's engine, editor and data
+        files.append(_asset(config, path, value))
     return files
 
 

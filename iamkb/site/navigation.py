@@ -21,10 +21,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from iamkb.model import is_toc
+from iamkb.site import callchain, checks, urls
 from iamkb.site import markdown as md
-from iamkb.site import urls
 from iamkb.site.examples import example_title
 from iamkb.site.pages import GUIDE_TABS, Site
+from iamkb.site.playground import TRY_PAGE
 
 Nav = list  # MkDocs's nav: a list of "path.md" and {title: path or Nav}
 
@@ -34,7 +35,7 @@ Nav = list  # MkDocs's nav: a list of "path.md" and {title: path or Nav}
 
 def ordered_topics(site: Site, guide: str) -> list[dict]:
     """A guide's pages: the reading-path order first, then the rest by title."""
-    order = {step["id"].partition("#")[0]: i for i, step in enumerate(site.data.reading_path)}
+    order = {step["id"].partition("#")[0]: i for i, step in enumerate(site.data.reading_path) if "id" in step}
     pages = [p for p in site.data.pages if p["guide"] == guide]
     return sorted(pages, key=lambda p: (order.get(p["id"], len(order)), p["title"].lower()))
 
@@ -91,7 +92,7 @@ def guide_nav(site: Site, guide: str, ordered: list[dict]) -> Nav:
 
     # The top-level pages on the Start here path come first, in its order; the others by title, in runs when
     # there are many (their runs' "first – last" titles are then alphabetical, as the reader expects).
-    on_path = {step["id"].partition("#")[0] for step in site.data.reading_path}
+    on_path = {step["id"].partition("#")[0] for step in site.data.reading_path if "id" in step}
     index = f"{guide}/index.md"
     roots = [r for r in roots if urls.topic_path(r) != index]  # a guide's own index.md page is the tab's index
     first = [entry(r) for r in roots if r in on_path]
@@ -164,10 +165,12 @@ def reference_nav(site: Site, pages: dict[str, str]) -> Nav:
         ("Resource types", "reference/resource-types/index.md", by_service(site, types)),
         ("AWS managed policies", "reference/managed-policies/index.md", bounded(policies)),
     ]
+    codes = sorted((p.removeprefix("reference/checks/").removesuffix(".md"), p) for p in pages
+                   if p.startswith("reference/checks/") and p != checks.INDEX)
+    groups.append(("Policy checks", checks.INDEX, bounded(codes)))
     nav: Nav = ["reference/index.md"] if "reference/index.md" in pages else []
     nav += [{title: [index, *entries]} for title, index, entries in groups if index in pages]
-    if "reference/drift.md" in pages:
-        nav.append("reference/drift.md")
+    nav += [p for p in ("reference/drift.md", callchain.CAN_I, callchain.TROUBLESHOOTING) if p in pages]
     return nav
 
 
@@ -190,7 +193,8 @@ def examples_nav(site: Site) -> Nav:
 
 def navigation(site: Site, pages: dict[str, str]) -> Nav:
     """The whole tree (tabs: Home, Start here, the two guides, Reference, Examples, Ask, About)."""
-    nav: Nav = [{"Home": "index.md"}, {"Start here": ["start-here.md", "glossary.md"]}]
+    start = ["start-here.md", "glossary.md", *([TRY_PAGE] if TRY_PAGE in pages else [])]
+    nav: Nav = [{"Home": "index.md"}, {"Start here": start}]
     for guide, tab in GUIDE_TABS.items():
         ordered = ordered_topics(site, guide)
         if ordered:
@@ -215,9 +219,13 @@ def nav_paths(nav: Nav) -> list[str]:
 
 
 def path_steps(site: Site) -> list[tuple[str, str, str]]:
-    """The reading path as (step id, docs path, title), in order."""
+    """The reading path as (step id, docs path, title), in order. A step naming a page of the site itself
+    (`page`, with its `title`) has its docs path for id."""
     out = []
     for step in site.data.reading_path:
+        if "page" in step:
+            out.append((step["page"], step["page"], step.get("title") or step["page"]))
+            continue
         ident = step["id"]
         path = site.entity_path(ident)
         if path is None:
@@ -241,12 +249,15 @@ def path_pager(site: Site, doc: str, index: int, steps: list[tuple[str, str, str
                 f'{md.esc(title)}</span>]({target}){{: .iamkb-pager-{rel} rel="{rel}" }}')
 
     links = []
+    def target(ident: str, path: str) -> str:
+        return site.link(doc, ident) or urls.relative(doc, path)
+
     if index > 0:
-        ident, _, title = steps[index - 1]
-        links.append(link(site.link(doc, ident), "prev", f"Previous: step {index}", title))
+        ident, path, title = steps[index - 1]
+        links.append(link(target(ident, path), "prev", f"Previous: step {index}", title))
     if index + 1 < n:
-        ident, _, title = steps[index + 1]
-        links.append(link(site.link(doc, ident), "next", f"Next: step {index + 2}", title))
+        ident, path, title = steps[index + 1]
+        links.append(link(target(ident, path), "next", f"Next: step {index + 2}", title))
     else:
         links.append(link(start, "next", "End of the path", "Back to Start here"))
     pager = '<nav class="iamkb-pager" aria-label="Start here path" markdown="span">' + " ".join(links) + "</nav>"

@@ -26,14 +26,18 @@ def start_here(site: Site) -> tuple[str, str]:
              "do what\" to writing and testing your own policies. Each step is one page with what it teaches; "
              f"the [glossary]({urls.relative(doc, 'glossary.md')}) explains the terms the docs take for granted."]
     for i, step in enumerate(steps, 1):
+        if "page" in step:  # a page of this site, not of the docs (MkDocs checks the link in strict mode)
+            link = f"[{md.esc(step.get('title') or step['page'])}]({urls.relative(doc, step['page'])})"
+            parts.append(f"{i}. **{link}**  \n    {md.esc(step.get('teaches', ''))}")
+            continue
         _check_id(site, step["id"], f"kb/reading_path.yml: steps[{i - 1}].id")
         sec = site.data.sections.get(step["id"]) or site.data.sections.get(
             f"{step['id']}#{site.first_anchor(step['id'])}")
         title = sec["title"] if sec else step["id"]
         parts.append(f"{i}. **{site.md_link(doc, step['id'], title)}**  \n    {md.esc(step.get('teaches', ''))}")
     parts.append("When you have read the path, try the [policy examples]"
-                 f"({urls.relative(doc, 'examples/index.md')}): each runs its scenarios through the local "
-                 "evaluator, and `iamkb simulate` runs your own.")
+                 f"({urls.relative(doc, 'examples/index.md')}): each runs its scenarios in the page, with the "
+                 "policy and the requests yours to edit, and `iamkb simulate` runs them in a terminal.")
     return doc, "\n\n".join(parts) + "\n"
 
 

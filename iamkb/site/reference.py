@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from iamkb.site import markdown as md
 from iamkb.site import urls
+from iamkb.site.callchain import chain_parts
 from iamkb.site.pages import Site, code, first_sentence, front_matter, heading, table
 
 
@@ -130,6 +131,7 @@ def action_page(site: Site, rec: dict) -> tuple[str, str]:
     if granted:
         parts += [heading(2, "Granted by AWS managed policies", "managed-policies"),
                   "\n".join(f"- {site.md_link(doc, f'managed_policy:{p}', p)}" for p in granted)]
+    parts += chain_parts(site, doc, rec)
     parts += _uses(site, doc, rec["id"], "actions") + _drift(site, doc, full)
     parts.append(_cli(f"iamkb action {full} --json"))
     return doc, "\n\n".join(parts) + "\n"
@@ -308,6 +310,9 @@ def reference_home(site: Site) -> tuple[str, str]:
               ("Resource types", "reference/resource-types/index.md", len(site.data.resource_types)),
               ("AWS managed policies", "reference/managed-policies/index.md", len(site.data.managed_policies)),
               ("Drift findings", "reference/drift.md", len((site.data.drift or {}).get("findings", [])))]
+    if site.data.lint_catalog:
+        counts.append(("Policy checks (iamkb check and IAM Access Analyzer)", "reference/checks/index.md",
+                       len(site.data.lint_catalog["codes"])))
     meta = site.data.reference_meta or {}
     body = [front_matter("Reference"), heading(1, "Reference", "reference"),
             "What the Service Authorization Reference says about the actions, condition keys and resource types "

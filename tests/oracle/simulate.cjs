@@ -6,7 +6,7 @@
  * Interface (stable; the examples tests reuse it):
  *   node tests/oracle/simulate.cjs [--timing] < scenarios.json
  *   stdin:  a JSON list of scenarios in DESIGN.md's shape:
- *           {"request": {"principal", "action", "resource", "resourceAccount"?, "context"?},
+ *           {"request": {"principal" | "anonymous": true, "action", "resource", "resourceAccount"?, "context"?},
  *            "identityPolicies": [policy], "resourcePolicy"?: policy, "permissionBoundaries"?: [policy],
  *            "serviceControlPolicies"?: [[policy, ...], ...] (root level first), "sessionPolicy"?: policy}
  *   stdout: a JSON list, one entry per scenario, in order:
@@ -21,6 +21,7 @@
  *   request.resource + resourceAccount -> request.resource {resource, accountId}; accountId defaults to the
  *     resource ARN's account, then to the principal's account (iam-simulate requires one);
  *   request.context -> request.contextVariables (numbers/booleans as strings, lists as string arrays);
+ *   request.anonymous: true (no principal) -> principal {type: "Anonymous"}, iam-simulate's unsigned request;
  *   identityPolicies[i] -> {name: "identityPolicies[i]", policy}; permissionBoundaries -> permissionBoundaryPolicies;
  *   serviceControlPolicies[level] -> {orgIdentifier: "level-<n>", policies: [{name, policy}]};
  *   resourceControlPolicies -> [] (iam-simulate adds RCPFullAWSAccess itself); Strict simulation mode.
@@ -48,7 +49,7 @@ function toSimulation(scenario) {
   }
   return {
     request: {
-      principal: request.principal,
+      principal: request.anonymous ? { type: 'Anonymous' } : request.principal,
       action: request.action,
       resource: {
         resource: request.resource,

@@ -241,7 +241,7 @@ def conditions(d: Draw, keys: Sequence[tuple[str, str]], principal: str) -> dict
 
 
 def statement(d: Draw, action: str, arn: str, keys: Sequence[tuple[str, str]], principal: str,
-              resource_policy: bool = False, effect: str | None = None) -> dict:
+              resource_policy: bool = False, effect: str | None = None, public: bool = False) -> dict:
     names = [a for a, _, _ in autoscaling_actions()]
     service, name = action.split(":")
     patterns = (action, "autoscaling:*", "*", f"AutoScaling:{name.lower()}", f"autoscaling:{name[:6]}*",
@@ -264,8 +264,12 @@ def statement(d: Draw, action: str, arn: str, keys: Sequence[tuple[str, str]], p
     if resource_policy:
         principals = (principal, f"arn:aws:iam::{ACCOUNT_A}:root", ACCOUNT_B, "*",
                       f"arn:aws:iam::{ACCOUNT_A}:role/admin", f"arn:aws:iam::{ACCOUNT_A}:user/alice")
-        chosen = d.subset(principals, 1, 2)
-        value = "*" if chosen == ["*"] else {"AWS": chosen[0] if len(chosen) == 1 else chosen}
+        # A policy facing anonymous requests names everyone ("*" or its equal {"AWS": "*"}) in half its statements.
+        chosen = ["*"] if public and d.boolean() else d.subset(principals, 1, 2)
+        if chosen == ["*"]:
+            value = {"AWS": "*"} if public and d.boolean() else "*"
+        else:
+            value = {"AWS": chosen[0] if len(chosen) == 1 else chosen}
         out["NotPrincipal" if (value != "*" and out["Effect"] == "Deny" and d.integer(0, 4) == 0)
             else "Principal"] = value
     cond = conditions(d, keys, principal)
@@ -275,15 +279,36 @@ def statement(d: Draw, action: str, arn: str, keys: Sequence[tuple[str, str]], p
 
 
 def policy(d: Draw, action: str, arn: str, keys: Sequence[tuple[str, str]], principal: str,
-           resource_policy: bool = False, effect: str | None = None, max_statements: int = 3) -> dict:
-    statements = [statement(d, action, arn, keys, principal, resource_policy, effect)
+           resource_policy: bool = False, effect: str | None = None, max_statements: int = 3,
+           public: bool = False) -> dict:
+    statements = [statement(d, action, arn, keys, principal, resource_policy, effect, public)
                   for _ in range(d.integer(1, max_statements))]
     return {"Version": "2012-10-17", "Statement": statements}
 
 
+# Keys an anonymous request does not carry (iam/reference_policies_condition-keys: "Anonymous requests do not
+# include this key" for aws:PrincipalArn, aws:PrincipalTag, aws:username; MFA keys come with credentials).
+PRINCIPAL_KEY_PREFIXES = ("aws:principal", "aws:username", "aws:multifactorauth")
+
+
+def anonymous_scenario(d: Draw, action: str, arn: str, keys: Sequence[tuple[str, str]], principal: str,
+                       resource_account: str) -> dict:
+    """An unauthenticated request (`"anonymous": true`, no principal): no identity-side policies, usually a
+    resource-based policy that may name everyone; `principal` only seeds the policies' ARN values."""
+    request_keys = [(k, kind) for k, kind in keys if not k.lower().startswith(PRINCIPAL_KEY_PREFIXES)]
+    context = {key: value_for(d, key, kind, principal) for key, kind in d.subset(request_keys, 0, 4)}
+    request = {"anonymous": True, "action": action, "resource": arn, "context": context,
+               "resourceAccount": resource_account}
+    out: dict = {"request": request, "identityPolicies": []}
+    if d.integer(0, 7):
+        out["resourcePolicy"] = policy(d, action, arn, keys, principal, resource_policy=True, public=True)
+    return out
+
+
 def scenario(d: Draw) -> dict:
     """One scenario around one Auto Scaling action, with optional boundary, SCP levels, resource and session
-    policies; the principal and the resource may sit in different accounts (cross-account)."""
+    policies; the principal and the resource may sit in different accounts (cross-account); one in eight is an
+    anonymous request (`anonymous_scenario`)."""
     action, rtype, template_keys = d.choice(autoscaling_actions())
     resource_account = d.choice((ACCOUNT_A, ACCOUNT_A, ACCOUNT_B))
     if rtype is None:
@@ -296,6 +321,8 @@ def scenario(d: Draw) -> dict:
     principal = d.choice((f"arn:aws:iam::{ACCOUNT_A}:user/alice", f"arn:aws:iam::{ACCOUNT_A}:role/admin",
                           f"arn:aws:sts::{ACCOUNT_A}:assumed-role/admin/session-1"))
     keys = tuple(concrete_keys(template_keys))
+    if d.integer(0, 7) == 0:
+        return anonymous_scenario(d, action, arn, keys, principal, ACCOUNT_A if arn == "*" else resource_account)
     context = {}
     for key, kind in d.subset(keys, 0, 4):  # keys are distinct (key, type) pairs with distinct keys
         context[key] = value_for(d, key, kind, principal)

@@ -8,6 +8,8 @@ benchmark scores its baselines with the same code.
 
 from __future__ import annotations
 
+import argparse
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -185,3 +187,25 @@ def format_report(report: dict, show_misses: bool = False) -> str:
             for m in report["misses"][system]:
                 lines.append(f"  miss {system}: rank {m['rank']}: {m['q']}  (want {', '.join(m['ids'])})")
     return "\n".join(lines)
+
+
+# --- `iamkb eval` ---------------------------------------------------------------------------------------------
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--questions", type=Path, help="question set (default kb/questions.yml)")
+    parser.add_argument("--misses", action="store_true",
+                        help="list the tuning part's misses (the held-out part's are never shown)")
+    parser.add_argument("--json", action="store_true")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from iamkb.search import ask, search
+
+    report = evaluate(load_questions(args.questions), ask, search)
+    if args.json:
+        if not args.misses:
+            report.pop("misses")
+        print(json.dumps(report, sort_keys=True))
+    else:
+        print(format_report(report, show_misses=args.misses))
+    return 0

