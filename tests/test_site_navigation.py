@@ -133,20 +133,20 @@ def test_breadcrumbs_lead_from_an_entity_page_back_to_its_index_table(site: Path
 
 
 def test_the_start_here_path_reads_in_order_with_previous_and_next(kb: Site, site: Path) -> None:
-    steps = [s["id"] for s in kb.data.reading_path]
+    # each step's page: a page or section of the docs (`id`), or a page of the site itself (`page`)
+    steps = [s["page"] if "page" in s else kb.entity_path(s["id"]) for s in kb.data.reading_path]
     assert len(steps) == len(set(steps)) and steps
-    for i, step in enumerate(steps):
-        doc = kb.entity_path(step)
+    for i, doc in enumerate(steps):
         text = html(site, doc)
         assert f"step {i + 1} of {len(steps)}" in text
         pager = re.search(r'<nav[^>]*class="iamkb-pager".*?</nav>', text, re.S).group(0)
         nxt = _href(re.search(r'<a[^>]*class="iamkb-pager-next"[^>]*>', pager).group(0))
-        want = "start-here.md" if i + 1 == len(steps) else kb.entity_path(steps[i + 1])
+        want = "start-here.md" if i + 1 == len(steps) else steps[i + 1]
         assert posixpath.normpath(posixpath.join(urls.url_of(doc), nxt)) == urls.url_of(want).rstrip("/")
         prev = re.search(r'<a[^>]*class="iamkb-pager-prev"[^>]*>', pager)
         assert (prev is None) == (i == 0)
         if prev:
-            want = kb.entity_path(steps[i - 1])
+            want = steps[i - 1]
             assert posixpath.normpath(posixpath.join(urls.url_of(doc), _href(prev.group(0)))) == \
                 urls.url_of(want).rstrip("/")
 
