@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gzip
 import http.server
 import json
 import os
@@ -34,6 +33,10 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_playground import GzipHandler  # noqa: E402 - the static host that gzips, as the playground bench has it
+
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
 CATEGORIES = ("performance", "accessibility", "best-practices", "seo")
 TARGETS = {"performance": 95, "accessibility": 98, "best-practices": 100, "seo": 100}
@@ -53,31 +56,9 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class _Gzip(_Quiet):
-    """Sends text files gzip-compressed when the browser accepts it, as common static hosts do."""
-
-    TEXT = (".html", ".css", ".js", ".json", ".xml", ".svg", ".txt")
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        path = Path(self.translate_path(self.path))
-        if path.is_dir():
-            path = path / "index.html"
-        if "gzip" not in self.headers.get("Accept-Encoding", "") or path.suffix not in self.TEXT or \
-                not path.is_file():
-            super().do_GET()
-            return
-        body = gzip.compress(path.read_bytes(), 6)
-        self.send_response(200)
-        self.send_header("Content-Type", self.guess_type(str(path)))
-        self.send_header("Content-Encoding", "gzip")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 def serve(site: Path, compress: bool = False) -> http.server.ThreadingHTTPServer:
     """A static file server for `site` on 127.0.0.1 and a free port, in a daemon thread."""
-    handler = functools.partial(_Gzip if compress else _Quiet, directory=str(site.resolve()))
+    handler = functools.partial(GzipHandler if compress else _Quiet, directory=str(site.resolve()))
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
