@@ -1,9 +1,9 @@
 """MkDocs hooks (named in mkdocs.yml): the KB becomes pages in memory at build time.
 
 on_config sets the navigation and the footer's "last built from" facts; on_files adds every generated page as
-an in-memory File (nothing is written to docs/), and the playground's static files (iamkb.site.playground). The
-KB is read once per build (`_site`, keyed by the KB's files and their modification times, so `mkdocs serve`
-rebuilds pick up a new KB).
+an in-memory File (nothing is written to docs/), and the playground's static files (iamkb.site.playground);
+on_post_page drops the whitespace the theme's templates indent with (iamkb.site.weight). The KB is read once per
+build (`_site`, keyed by the KB's files and their modification times, so `mkdocs serve` rebuilds pick up a new KB).
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from mkdocs.structure.files import File, Files
 
 from iamkb import paths
 from iamkb.site import playground
-from iamkb.site.build import generate, navigation
+from iamkb.site.build import generate
 from iamkb.site.data import load_site_data
+from iamkb.site.navigation import navigation
 from iamkb.site.pages import Site
+from iamkb.site.weight import collapse_whitespace
 
 log = logging.getLogger("mkdocs.plugins.iamkb")
 
@@ -68,3 +70,7 @@ def on_files(files: Files, config) -> Files:
     for path, value in sorted(playground.assets(site).items()):  # the playground's engine, editor and data
         files.append(_asset(config, path, value))
     return files
+
+
+def on_post_page(output: str, page, config) -> str:
+    return collapse_whitespace(output)
