@@ -24,6 +24,21 @@ def image_alt(span: Span) -> str:
     return "" if alt == PLACEHOLDER_ALT else alt
 
 
+
+def is_toc(block: Block) -> bool:
+    """A list whose every item is one link into the KB: a page's table of contents ("Topics", "Contents").
+    Search leaves these lines out of a section's prose; the site reads the guide's page tree from them."""
+    items = block.get("items") or []
+    if block.get("type") != "list" or not items:
+        return False
+    for item in items:
+        if len(item) != 1 or item[0].get("type") != "paragraph":
+            return False
+        inlines = item[0].get("inlines") or []
+        if len(inlines) != 1 or inlines[0].get("t") != "link" or not inlines[0].get("target"):
+            return False
+    return True
+
 @dataclass
 class Warning_:
     """Something the parser kept as raw text or could not resolve; listed in the build report."""

@@ -36,7 +36,8 @@ def test_each_covered_action_page_shows_its_whole_chain(kb: Site, site: Path) ->
         doc = kb.action_pages[f"action:{operation}"]
         page = page_html(site, doc)
         assert 'id="call-chain"' in page, operation
-        table = page.split('id="call-chain"', 1)[1].split("</table>", 1)[0]
+        # (inline code carries a break opportunity after each ':' and '/', iamkb.site.markdown.code_span)
+        table = page.split('id="call-chain"', 1)[1].split("</table>", 1)[0].replace("<wbr>", "")
         rows = table.split("<tbody>", 1)[1].count("<tr")
         assert rows == len(chain_rows(kb, doc, operation)) > 0, operation
         every = [spec["operation_rule"], *spec["rules"]]

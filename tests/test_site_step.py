@@ -111,7 +111,15 @@ def built(kb_build: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
 def test_first_build_is_a_symlink_to_a_complete_generation(built) -> None:
     site, proc = built
     assert proc.stdout.splitlines()[0] == f"building {site} (no built site) ..."
-    assert proc.stdout.splitlines()[-1].startswith(f"built {site} in ")
+    lines = proc.stdout.splitlines()
+    assert lines[1].startswith(f"built {site} in ")
+    # then the size: the total, the pages and the largest files, counted here without iamkb's code
+    files = [p for p in site.resolve().rglob("*") if p.is_file()]
+    pages = [p for p in files if p.name == "index.html"]
+    assert lines[2].startswith(f"{sum(p.stat().st_size for p in files) / 1e6:.1f} MB in {len(files):,} files; "
+                               f"{len(pages):,} pages, ")
+    largest = max(files, key=lambda p: p.stat().st_size)
+    assert lines[3] == "largest files:" and lines[4].endswith(largest.relative_to(site.resolve()).as_posix())
     assert site.is_symlink() and os.readlink(site).startswith("site.gen-")  # relative: the folder can move
     assert (site / "index.html").is_file() and (site / "glossary" / "index.html").is_file()
     stamp = json.loads((site / site_build.STAMP).read_text())
@@ -171,6 +179,9 @@ def test_a_changed_input_rebuilds_while_the_server_keeps_serving(built, kb_build
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["built"] is True and result["changed"] == ["kb/*.yml"]
+    pages = list(site.resolve().rglob("index.html"))
+    assert result["size"]["pages"] == len(pages)
+    assert result["size"]["page_bytes"] == sum(p.stat().st_size for p in pages)
     assert marker in (site / "glossary" / "index.html").read_text(encoding="utf-8")
     assert marker in served  # the running server serves the new generation
     assert failures == []

@@ -18,9 +18,14 @@
     var headers = table.tHead ? table.tHead.rows[0].cells : [];
     Array.prototype.forEach.call(headers, function (th, index) {
       th.classList.add("iamkb-sortable");
-      th.setAttribute("role", "button");
-      th.setAttribute("tabindex", "0");
-      th.title = "Sort by this column";
+      // A real button inside the header cell: reachable with Tab, pressed with Enter or Space, and the cell
+      // keeps its column-header role (aria-sort says the order to assistive technology).
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "iamkb-sort";
+      button.title = "Sort by this column";
+      while (th.firstChild) button.appendChild(th.firstChild);
+      th.appendChild(button);
       function sort() {
         var body = table.tBodies[0];
         var rows = Array.prototype.slice.call(body.rows);
@@ -33,8 +38,7 @@
         });
         rows.forEach(function (r) { body.appendChild(r); });
       }
-      th.addEventListener("click", sort);
-      th.addEventListener("keydown", function (e) { if (e.key === "Enter") sort(); });
+      button.addEventListener("click", sort);
     });
   }
 
@@ -46,6 +50,7 @@
     input.setAttribute("aria-label", "Filter the table");
     var count = document.createElement("span");
     count.className = "iamkb-filter-count";
+    count.setAttribute("role", "status");  // "12 shown" is read out as the reader types
     input.addEventListener("input", function () {
       var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
       var shown = 0;

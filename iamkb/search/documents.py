@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from iamkb.model import is_toc
 from iamkb.search.analysis import analyze, split_parts
 
 SAR_BASE = "https://docs.aws.amazon.com/service-authorization/latest/reference"
@@ -96,25 +97,11 @@ def table_rows(blocks: list[dict]) -> dict[str, str]:
     return out
 
 
-def _is_toc(block: dict) -> bool:
-    """A list whose every item is one link into the KB: a page's table of contents ("Topics", "Contents")."""
-    items = block.get("items") or []
-    if block.get("type") != "list" or not items:
-        return False
-    for item in items:
-        if len(item) != 1 or item[0].get("type") != "paragraph":
-            return False
-        inlines = item[0].get("inlines") or []
-        if len(inlines) != 1 or inlines[0].get("t") != "link" or not inlines[0].get("target"):
-            return False
-    return True
-
-
 def toc_lines(blocks: list[dict]) -> set[str]:
     """The lines of a section's text that are its table of contents (the list and its "Topics" heading)."""
     out: set[str] = set()
     for i, b in enumerate(blocks):
-        if _is_toc(b):
+        if is_toc(b):
             out.update(item[0].get("text", "") for item in b["items"])
             if i and blocks[i - 1].get("type") == "paragraph" and len(blocks[i - 1].get("text", "")) < 20:
                 out.add(blocks[i - 1]["text"])

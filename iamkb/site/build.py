@@ -1,8 +1,7 @@
 """What the hook generates, and in which navigation; plus building the site (`iamkb site`, tests, bench).
 
-`generate` returns every generated page as {docs path: Markdown}; `navigation` the nav tree (tabs: Home, Start
-here, the two guides, Reference, Examples, Ask, About). Entity pages (actions, keys, ...) stay out of the nav:
-the index tables link them, and a nav of 1,000 entries would slow every page and help nobody.
+`generate` returns every generated page as {docs path: Markdown}, the Start here path's pages with their
+"previous / next"; the navigation tree is iamkb.site.navigation's.
 
 `iamkb site` (what `make site` runs) builds with `mkdocs build --strict` into a temporary folder beside the
 target and swaps it in only when MkDocs succeeds (`iamkb.atomic`: the site path is a symlink to a generation, so
@@ -27,15 +26,10 @@ from iamkb.errors import InputError
 from iamkb.inputs import changed as changed_groups
 from iamkb.inputs import digest, read_record, tree, versions
 from iamkb.inputs import fingerprint as combine
-from iamkb.site import callchain, checks, examples, onboarding, playground, reference, topics, urls
+from iamkb.site import callchain, checks, examples, onboarding, playground, reference, topics
+from iamkb.site.navigation import ordered_topics, with_reading_path
 from iamkb.site.pages import GUIDE_TABS, Site
-
-
-def ordered_topics(site: Site, guide: str) -> list[dict]:
-    """A guide's pages: the reading-path order first, then the rest by title."""
-    order = {step["id"].partition("#")[0]: i for i, step in enumerate(site.data.reading_path) if "id" in step}
-    pages = [p for p in site.data.pages if p["guide"] == guide]
-    return sorted(pages, key=lambda p: (order.get(p["id"], len(order)), p["title"].lower()))
+from iamkb.site.weight import site_size
 
 
 def generate(site: Site) -> dict[str, str]:
@@ -52,26 +46,7 @@ def generate(site: Site) -> dict[str, str]:
         out.update([onboarding.drift_page(site)])
     out.update(examples.example_pages(site))
     out.update([onboarding.start_here(site), onboarding.glossary(site), playground.try_page(site)])
-    return out
-
-
-def navigation(site: Site, pages: dict[str, str]) -> list:
-    nav: list = [{"Home": "index.md"}, {"Start here": ["start-here.md", "glossary.md", playground.TRY_PAGE]}]
-    for guide, tab in GUIDE_TABS.items():
-        ordered = ordered_topics(site, guide)
-        if ordered:
-            nav.append({tab: [f"{guide}/index.md", *(urls.topic_path(p["id"]) for p in ordered)]})
-    ref = [p for p in ("reference/index.md", "reference/actions/index.md", "reference/actions/other.md",
-                       "reference/condition-keys/index.md", "reference/resource-types/index.md",
-                       "reference/managed-policies/index.md") if p in pages]
-    policies = [site.policy_paths[p["id"]] for p in site.data.managed_policies]
-    if ref:
-        nav.append({"Reference": [*ref[:-1], {"AWS managed policies": [ref[-1], *policies]},
-                                  *(["reference/drift.md"] if "reference/drift.md" in pages else []),
-                                  *([checks.INDEX] if checks.INDEX in pages else []),
-                                  *[p for p in (callchain.CAN_I, callchain.TROUBLESHOOTING) if p in pages]]})
-    nav += [{"Examples": ["examples/index.md"]}, {"Ask": "ask.md"}, {"About": "about.md"}]
-    return nav
+    return with_reading_path(site, out)
 
 
 # ------------------------------------------------------------------------------------------------- building
@@ -212,7 +187,7 @@ def add_site_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-strict", dest="strict", action="store_false",
                         help="do not fail on MkDocs warnings (strict is the default)")
     parser.add_argument("--json", action="store_true",
-                        help='print {"site", "built", "fingerprint", "changed", "seconds"} as JSON')
+                        help='print {"site", "built", "fingerprint", "changed", "seconds", "size"} as JSON')
 
 
 def run_site(args: argparse.Namespace) -> int:
@@ -220,9 +195,10 @@ def run_site(args: argparse.Namespace) -> int:
     say = None if args.json else (lambda line: print(line, flush=True))
     result = update_site(site_dir, strict=args.strict, force=args.force, progress=say)
     if args.json:
-        print(json.dumps(result, sort_keys=True))
+        print(json.dumps({**result, "size": site_size(site_dir).to_json()}, sort_keys=True))
     elif result["built"]:
         print(f"built {site_dir} in {result['seconds']:.0f} s")
+        print("\n".join(site_size(site_dir).lines()))
     else:
         print(f"{site_dir} is up to date (its inputs are unchanged; --force rebuilds)")
     return 0

@@ -29,7 +29,7 @@ def scenario_table(entry: dict) -> str:
              md.esc(s.get("doc") or "") + (f" <em>({md.esc(s['reason'])})</em>" if s.get("reason") else "")]
             for s in entry.get("scenarios", [])]
     return table(["Scenario", "Request", "Expected", "Actual", "Outcome", "Sentence of the docs it checks"], rows,
-                 sortable=False)
+                 sortable=False, cards=True)
 
 
 def lint_table(findings: list[dict]) -> str:
@@ -49,11 +49,9 @@ def example_page(site: Site, ex: dict) -> tuple[str, str]:
     doc = urls.example_path(ex["id"])
     entry = site.catalog.get(ex["id"], {})
     title = example_title(site, ex)
-    sec = site.data.sections.get(ex["section"])
-    actions = entry.get("actions") or []
-    keywords = ["example", "policy example", ex.get("kind") or "", *actions, *(entry.get("condition_keys") or [])]
-    if sec:
-        keywords += sec.get("path", [])
+    # Search keywords: what the page is, not the names its policy already holds (Material's search copies them
+    # onto every section entry of the page).
+    keywords = ["example", "policy example", ex.get("kind") or ""]
     kind = KIND_TITLES.get(ex.get("kind") or "", ex.get("kind") or "policy")
     article = "An" if kind[:1].lower() in "aeiou" else "A"
     parts = [front_matter(title, keywords, ex.get("intro")), heading(1, title, "example"),

@@ -3,8 +3,9 @@
 on_config sets the navigation and the footer's "last built from" facts, and starts the in-page search's data
 export in a process of its own (iamkb.site.search); on_files adds every generated page as an in-memory File
 (nothing is written to docs/), the playground's static files (iamkb.site.playground) and the search's entity
-cards; on_post_build moves the search data into the built site. The KB is read once per build (`_site`, keyed
-by the KB's files and their modification times, so `mkdocs serve` rebuilds pick up a new KB).
+cards; on_post_page drops the whitespace the theme's templates indent with (iamkb.site.weight); on_post_build
+moves the search data into the built site. The KB is read once per build (`_site`, keyed by the KB's files and
+their modification times, so `mkdocs serve` rebuilds pick up a new KB).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from mkdocs.structure.files import File, Files
 
 from iamkb import paths
 from iamkb.site import playground, search
-from iamkb.site.build import generate, navigation
+from iamkb.site.build import generate
 from iamkb.site.data import load_site_data
+from iamkb.site.navigation import navigation
 from iamkb.site.pages import Site
+from iamkb.site.weight import collapse_whitespace
 
 log = logging.getLogger("mkdocs.plugins.iamkb")
 _exports: list[search.Export] = []  # the search data being made for the build under way (at most one)
@@ -74,6 +77,10 @@ def on_files(files: Files, config) -> Files:
         files.append(_asset(config, path, value))
     files.append(_asset(config, search.CARDS, search.cards_script(site).encode("utf-8")))
     return files
+
+
+def on_post_page(output: str, page, config) -> str:
+    return collapse_whitespace(output)
 
 
 def on_post_build(config) -> None:

@@ -35,6 +35,13 @@ def esc(text: str) -> str:
                            else m.group(1) + "\\" + m.group(2), text)
 
 
+def code_span(text: str) -> str:
+    """Inline code as HTML, with a line-break opportunity (<wbr>) after each ':' and '/': an ARN or an action
+    name in a narrow table column wraps between its parts instead of one character per line (copying the text
+    copies no break)."""
+    return "<code>" + re.sub(r"([:/])(?=.)", r"\1<wbr>", esc(text)) + "</code>"
+
+
 def esc_attr(text: str) -> str:
     return html.escape(text, quote=True)
 
@@ -108,7 +115,7 @@ class Linker:
         return sorted(found)
 
     def code(self, value: str, *, in_link: bool) -> str:
-        rendered = f"<code>{esc(value)}</code>"
+        rendered = code_span(value)
         link = None if in_link else self.entities.get(value.strip())
         return f"[{rendered}]({link})" if link else rendered
 

@@ -44,20 +44,23 @@ def heading(level: int, title: str, anchor: str | None = None) -> str:
     return f"{'#' * max(1, min(level, 6))} {md.esc(title)}{attr}"
 
 
-def table(header: list[str], rows: list[list[str]], *, sortable: bool = True) -> str:
-    """A Markdown table (cells already Markdown) wrapped so docs/javascripts/tables.js can sort and filter it."""
+def table(header: list[str], rows: list[list[str]], *, sortable: bool = True, cards: bool = False) -> str:
+    """A Markdown table (cells already Markdown) wrapped so docs/javascripts/tables.js can sort and filter it.
+    With `cards`, a phone shows each row as a card, its cells labelled by their column (a11y.css, a11y.js):
+    for a few wide rows, where scrolling sideways would hide most of each row."""
     if not rows:
         return "_None._"
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join([" --- "] * len(header)) + "|"]
     lines += ["| " + " | ".join(c.replace("\n", " ") or " " for c in row) + " |" for row in rows]
     body = "\n".join(lines)
-    if not sortable:
+    classes = " ".join(c for c, on in (("iamkb-table", sortable), ("iamkb-cards", cards)) if on)
+    if not classes:
         return body
-    return f'<div class="iamkb-table" markdown>\n\n{body}\n\n</div>'
+    return f'<div class="{classes}" markdown>\n\n{body}\n\n</div>'
 
 
 def code(v: str) -> str:
-    return f"<code>{md.esc(v)}</code>"
+    return md.code_span(v)
 
 
 def first_sentence(text: str, limit: int = 200) -> str:
