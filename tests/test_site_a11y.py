@@ -319,15 +319,12 @@ def test_keyboard_only_runs_the_ask_box(browser, base_url, kinds) -> None:
     page.keyboard.type(question)
     page.keyboard.press("Enter")
     output = page.locator(".iamkb-ask-output")
-    page.wait_for_function("() => document.querySelector('.iamkb-ask-output').innerText.trim().length > 0",
-                           timeout=60_000)
+    page.locator(".iamkb-answer-engine").wait_for(timeout=60_000)  # answered (in the page, or by iamkb serve)
     assert output.get_attribute("aria-live") == "polite"  # what arrives is read out
-    text = output.inner_text()
+    listed = page.locator(".iamkb-results li").count()
     ctx.close()
     assert errors == []
-    # Static files: no server to ask, so the box shows how to ask (the question in the command); with a
-    # search engine in the page, it lists answers. Either way the reader's question was run, not dropped.
-    assert question in text or page.locator(".iamkb-results li").count() > 0
+    assert listed > 0  # the reader's question was run, not dropped
 
 
 @pytest.mark.browser

@@ -325,10 +325,11 @@
     }
     out.results.forEach(function (r, i) {
       var item = el("li", "iamkb-search__result");
-      item.id = "iamkb-search-result-" + i;
-      item.setAttribute("role", "option");
-      item.setAttribute("aria-selected", "false");
-      var link = el("a", "iamkb-search__link");
+      item.setAttribute("role", "none");
+      var link = el("a", "iamkb-search__link");  // the option itself: a link, so it opens in a new tab too
+      link.id = "iamkb-search-result-" + i;
+      link.setAttribute("role", "option");
+      link.setAttribute("aria-selected", "false");
       link.href = fromRoot(r.url);
       link.tabIndex = -1;
       var head = el("span", "iamkb-search__head");
@@ -360,13 +361,13 @@
     var items = this.list.children;
     if (this.active >= 0 && items[this.active]) {
       items[this.active].classList.remove("iamkb-search__result--active");
-      items[this.active].setAttribute("aria-selected", "false");
+      items[this.active].firstChild.setAttribute("aria-selected", "false");
     }
     this.active = i;
     if (i >= 0 && items[i]) {
       items[i].classList.add("iamkb-search__result--active");
-      items[i].setAttribute("aria-selected", "true");
-      this.input.setAttribute("aria-activedescendant", items[i].id);
+      items[i].firstChild.setAttribute("aria-selected", "true");
+      this.input.setAttribute("aria-activedescendant", items[i].firstChild.id);
       items[i].scrollIntoView({ block: "nearest" });
     } else {
       this.input.removeAttribute("aria-activedescendant");
