@@ -257,7 +257,15 @@ def openapi() -> dict:
                 "results": {"type": "array", "items": {"type": "object", "properties": {
                     "id": {"type": "string"}, "kind": {"type": "string"}, "title": {"type": "string"},
                     "url": {"type": "string"}, "site_url": {"type": "string"}, "score": {"type": "number"},
-                    "snippet": {"type": "string"}}}}}},
+                    "snippet": {"type": "string"}}}},
+                "citations": {"type": "array", "description": "ask: every id the answer's parts come from",
+                              "items": {"type": "object", "properties": {
+                                  "id": {"type": "string"}, "title": {"type": "string"}, "url": {"type": "string"},
+                                  "site_url": {"type": "string"}}}},
+                "parts": {"type": "object", "description": "ask: what the answer says, as data (declined, facts, "
+                                                           "quote, example, summary, closest)"},
+                "corrections": {"type": "object", "description": "ask: each misspelt word -> its correction"},
+                "ranking": {"enum": ["full", "lexical"]}}},
         }},
     }
 
