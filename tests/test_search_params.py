@@ -24,6 +24,8 @@ def test_the_file_gives_every_parameter_and_the_index_carries_them(tmp_path):
     assert all(getattr(loaded.weights, f.name) is not None for f in fields(params.Weights))
     assert {"title", "body"} <= set(loaded.search_boosts) and {"title", "names", "body"} <= set(loaded.ask_boosts)
     assert "how" in loaded.query.question_words and "autoscaling" not in loaded.query.question_words
+    assert loaded.lexical_weights.entity == 1.0 != loaded.weights.entity  # ask.lexical on top of ask.weights
+    assert loaded.lexical_weights.partial == loaded.weights.partial
     _write_kb(tmp_path / "build")
     build_index(tmp_path / "build", tmp_path / "index", tmp_path / "none.yml", tmp_path / "none.json")
     assert engine(tmp_path / "index").params == loaded  # the toy KB's folder has none: the project's own
@@ -50,6 +52,7 @@ def test_the_digest_is_of_the_values_not_of_the_comments(tmp_path):
     (lambda t: t.replace("    retrieve_entities: 8", ""), "missing ['retrieve_entities']"),
     (lambda t: t.replace("field_boosts: {title: 1.0,", "field_boosts: {title: high,"), "field name to number"),
     (lambda t: t.replace("  train:\n    l2: 0.01", ""), "'train'"),
+    (lambda t: t.replace("    entity: 1.0 ", "    entitty: 1.0 "), "unknown ['entitty'] (ask.lexical"),
     (lambda t: t + "\n  : [", "malformed YAML"),
 ])
 def test_a_bad_parameter_file_is_one_line_naming_it(tmp_path, edit, message):

@@ -170,9 +170,9 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights | None 
         learned: bool = True) -> dict:
     """The answer and its ranked sources (`weights` other than the index's, or `learned` off: for benchmarks
     and tuning). The learned ranker has the last word: the one over every feature when the index has vectors,
-    else the lexical one; "ranking" says whether the semantic signals took part ("full") or the index has no
+    else the lexical one (with the lexical weights); "ranking" says whether the semantic signals took part ("full") or the index has no
     vectors (yet) and the lexical signals alone answered ("lexical")."""
-    weights = weights or engine.params.weights
+    weights = weights or (engine.params.weights if engine.semantic() is not None else engine.params.lexical_weights)
     query = engine.parse(question)
     named = named_entities(engine, query)
     question_units = units(engine, query, weights)

@@ -80,6 +80,7 @@ class Params:
     ask_boosts: dict[str, float]
     pools: Pools
     weights: Weights
+    lexical_weights: Weights  # `weights` with kb/search.yml's ask.lexical on top: ask without vectors
     rules: Rules
     query: QueryRules
     l2: float
@@ -95,8 +96,8 @@ class Params:
         """The params an index carries (its meta.json)."""
         query = dict(data["query"], question_words=frozenset(data["query"]["question_words"]))
         return cls(dict(data["search_boosts"]), dict(data["ask_boosts"]), Pools(**data["pools"]),
-                   Weights(**data["weights"]), Rules(**data["rules"]), QueryRules(**query), float(data["l2"]),
-                   data["digest"])
+                   Weights(**data["weights"]), Weights(**data["lexical_weights"]), Rules(**data["rules"]),
+                   QueryRules(**query), float(data["l2"]), data["digest"])
 
 
 def default_path() -> Path:
@@ -132,11 +133,17 @@ def load(path: Path | None = None) -> Params:
         ask, query = data["ask"], dict(data["query"])
         query.pop("chosen", None)
         words = query.pop("question_words")
+        weights = _group(Weights, ask["weights"], f"{path}: ask.weights")
+        lexical = {k: v for k, v in (ask.get("lexical") or {}).items() if k != "chosen"}
+        unknown = sorted(set(lexical) - {f.name for f in fields(Weights)})
+        if unknown:
+            raise InputError(f"unknown {unknown} (ask.lexical overrides ask.weights)", where=f"{path}: ask.lexical")
         params = Params(
             search_boosts=_boosts(data["search"]["field_boosts"], f"{path}: search.field_boosts"),
             ask_boosts=_boosts(ask["field_boosts"], f"{path}: ask.field_boosts"),
             pools=_group(Pools, ask["pools"], f"{path}: ask.pools"),
-            weights=_group(Weights, ask["weights"], f"{path}: ask.weights"),
+            weights=weights,
+            lexical_weights=replace(weights, **lexical),
             rules=_group(Rules, ask["rules"], f"{path}: ask.rules"),
             query=_group(QueryRules, {**query, "question_words": frozenset(str(w).lower() for w in words)},
                          f"{path}: query"),

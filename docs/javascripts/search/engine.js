@@ -665,7 +665,7 @@
   // rerank (the semantic factor is exp(0) = 1: no vectors)
   Engine.prototype.rerank = function (query, candidates, named, units) {
     if (!candidates.length) return [];
-    var w = this.p.weights;
+    var w = this.p.lexical_weights;  // kb/search.yml ask.weights with ask.lexical on top
     var self = this;
     var top = Math.max.apply(null, candidates.map(function (c) { return c.hit.score; })) || 1.0;
     var questionTerms = setOf(query.terms);
@@ -959,7 +959,7 @@
     var limit = (options && options.limit) || 10;
     var query = this.parse(question);
     var named = this.namedEntities(query);
-    var w = this.p.weights;
+    var w = this.p.lexical_weights;
     var units = this.units(query, w);
     var pool = this.candidates(query, named, units);
     var ranked = this.rerank(query, pool, named, units);

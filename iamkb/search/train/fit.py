@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from typing import Any
 
 from iamkb import paths
@@ -111,7 +110,7 @@ def training_data(engine, questions, features: tuple[str, ...] = FEATURES) -> tu
     from iamkb.search.train.tune import prepare
 
     semantic = features == FEATURES
-    weights = engine.params.weights if semantic else replace(engine.params.weights, semantic=0.0)
+    weights = engine.params.weights if semantic else engine.params.lexical_weights
     rows, relevant = [], []
     for p in prepare(engine, questions, semantic=semantic):
         qu = units(engine, p.query)

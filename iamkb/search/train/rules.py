@@ -86,7 +86,7 @@ def report(engine: Engine, mode: str, only: list[str] | None = None) -> dict[str
     if not semantic:
         engine._semantic = None  # as an index without vectors: the lexical pool, features and ranker
     features = FEATURES if semantic else LEXICAL_FEATURES
-    weights = engine.params.weights if semantic else replace(engine.params.weights, semantic=0.0)
+    weights = engine.params.weights if semantic else engine.params.lexical_weights
     prepared = prepare(engine, tuning_part(load_questions()), semantic=semantic)
     chosen = {k: v for k, v in VARIANTS.items() if not only or k == "with every rule" or k in only}
     return {name: metrics(cv_ranks(engine, prepared, features, v.weights(weights), v, engine.params.l2))
