@@ -306,6 +306,9 @@ def test_the_shared_link_restores_the_edited_policy_and_request(page, browser, s
     editor(page).fill(edited)
     cards(page).first.locator(".iamkb-input").nth(1).fill("autoscaling:PutScalingPolicy")
     page.locator(".iamkb-share").click()
+    # the link is made asynchronously (the state is compressed first): wait for it, as a reader does
+    page.wait_for_function("() => (document.querySelector('.iamkb-share-link') || {}).value?.includes('#play=')",
+                           timeout=30000)
     link = page.locator(".iamkb-share-link").input_value()
     assert "#play=" in link and page.url == link
     other = browser.new_context().new_page()
