@@ -6,8 +6,10 @@ bench_playground.py (a static host: no API) and drives Debian's chromium with Pl
 
 Quality, each system on the same questions in the same run (Recall@1, Recall@3, MRR@10 by part, as
 bench_search.py and `iamkb eval` score them):
-- the page's engine: window.iamkb.search(question, {limit: 10}) in chromium (iamkb's lexical ranking in the page);
-- ask's lexical path in Python on the same index (the page must match it);
+- the page's engine: window.iamkb.search(question, {limit: 10}) in chromium (iamkb's ranking in the page, with
+  the static token vectors when the index has them);
+- ask in Python as the page ranks (`static.page_engine`, the same index: the page must match it);
+- ask's lexical path in Python (no vectors at all: what the page ran before the token vectors);
 - the server's ask: iamkb.search.ask, what /api/ask answers behind `iamkb serve` (vectors and the full ranker);
 - Material's search as the box was before: the same site built with Material's search plugin (a throwaway build,
   --no-material skips it), its worker run in node over that site's search_index.json (bench_search.py).
@@ -46,14 +48,33 @@ from bench_search import SectionMap, material_system  # noqa: E402
 from iamkb import paths  # noqa: E402
 from iamkb.search import ask as server_ask  # noqa: E402
 from iamkb.search import static  # noqa: E402
-from iamkb.search.answer import ask as lexical_ask  # noqa: E402
-from iamkb.search.train.evaluate import load_questions, score  # noqa: E402
+from iamkb.search.answer import ask as python_ask  # noqa: E402
+from iamkb.search.engine import open_in_space  # noqa: E402
+from iamkb.search.train.evaluate import first_rank, load_questions, score  # noqa: E402
 from iamkb.site.build import cached_site  # noqa: E402
 
 PAGE = "autoscaling/security-iam/"
-SEARCH_FILES = ("search/iamkb-data.js", "javascripts/search/engine.js", "javascripts/search/analysis.js")
+SEARCH_FILES = ("search/iamkb-data.js", "javascripts/search/engine.js", "javascripts/search/analysis.js",
+                "javascripts/search/tokenvectors.js")
 FIRST = "which permissions do I need to create an auto scaling group with a launch template"
 PARTS = ("heldout", "tune", "all")
+
+
+def paired(questions: list, a: dict[str, list[str]], b: dict[str, list[str]]) -> dict[str, dict]:
+    """Per cut-off (1 and 3), the questions `a` answers within it and `b` does not (wins) and the reverse
+    (losses), with the exact two-sided McNemar p of that split."""
+    from math import comb
+
+    out = {}
+    for k in (1, 3):
+        hit_a = [first_rank(a[q.q], q.relevant) or 99 for q in questions]
+        hit_b = [first_rank(b[q.q], q.relevant) or 99 for q in questions]
+        wins = sum(x <= k < y for x, y in zip(hit_a, hit_b, strict=True))
+        losses = sum(y <= k < x for x, y in zip(hit_a, hit_b, strict=True))
+        n = wins + losses
+        p = min(1.0, 2 * sum(comb(n, i) for i in range(min(wins, losses) + 1)) / 2 ** n) if n else 1.0
+        out[f"rank {k}"] = {"wins": wins, "losses": losses, "mcnemar_p": round(p, 2)}
+    return out
 
 
 class PageMap:
@@ -212,10 +233,14 @@ def main() -> int:
                 shutil.rmtree(tmp, ignore_errors=True)
         browser.close()
     srv.shutdown()
-    lexical = static.lexical_engine(paths.index_dir())
-    python_ranked = {q: [r["id"] for r in lexical_ask(lexical, q)["results"]] for q in texts}
-    report["quality"]["ask's lexical path (Python)"] = quality(python_ranked, questions)
+    python_page = static.page_engine(paths.index_dir())
+    python_ranked = {q: [r["id"] for r in python_ask(python_page, q)["results"]] for q in texts}
+    report["quality"][f"ask as the page ranks ({python_page.space()}, Python)"] = quality(python_ranked, questions)
     report["page_equals_python"] = sum(page_ranked[q][:3] == python_ranked[q][:3] for q in texts)
+    lexical = open_in_space(paths.index_dir(), "lexical")
+    lexical_ranked = {q: [r["id"] for r in python_ask(lexical, q)["results"]] for q in texts}
+    report["quality"]["ask's lexical path (Python)"] = quality(lexical_ranked, questions)
+    report["paired_heldout_vs_lexical"] = paired([q for q in questions if q.heldout], page_ranked, lexical_ranked)
     report["questions"] = len(texts)
     full = {q: [r["id"] for r in server_ask(q)["results"]] for q in texts}
     report["quality"]["the server's ask (iamkb serve, full)"] = quality(full, questions)
@@ -238,6 +263,7 @@ def main() -> int:
             m = parts[part]
             print(f"{name:<42} {part:<8} {m['n']:>4} {m['recall@1']:>6.3f} {m['recall@3']:>6.3f} {m['mrr@10']:>7.3f}")
     print(f"page top 3 = Python top 3 on {report['page_equals_python']} of {report['questions']} questions")
+    print("held-out, the page against ask's lexical path:", json.dumps(report["paired_heldout_vs_lexical"]))
     print(json.dumps({**report["summary"], **report["warm"],
                       "material_page_view_kb": round(report.get("material_page_view_bytes", 0) / 1000, 1)}))
     return 0

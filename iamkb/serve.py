@@ -489,14 +489,17 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help='print {"url", "site"} as JSON when listening')
 
 
-def build_index_in_background(progress: IndexProgress) -> threading.Thread | None:
+def build_index_in_background(progress: IndexProgress, site: Path | None = None) -> threading.Thread | None:
     """Serve first, then finish: bring kb/index up to date without keeping the site waiting. With no index at
     all, a lexical one is built first (seconds, in the foreground), so search and ask answer from the start;
     then the whole index (the semantic vectors take minutes the first time) is built in a thread and swapped in,
-    and the next question uses it, with no restart. A stale index is served until its successor is ready.
+    and the next question uses it, with no restart. A stale index is served until its successor is ready. Then
+    the in-page search data of the served `site` is exported again from it (with its static token vectors, which
+    a site built before the vectors lacks), so a copy of the site taken afterwards ranks as well as it can.
     Returns the thread (None when the index is current)."""
     from iamkb.search.build import index_state, update_index
     from iamkb.search.semantic import progress_printer
+    from iamkb.site import search as search_data
 
     state = index_state()
     if state == "current":
@@ -516,6 +519,8 @@ def build_index_in_background(progress: IndexProgress) -> threading.Thread | Non
         try:
             update_index(progress=report)
             print("iamkb serve: the index is complete; ask now uses the full ranking", file=sys.stderr, flush=True)
+            if site is not None and (site / search_data.DATA).exists():
+                search_data.write_data(site / search_data.DATA)
             progress.update(building=False)
         except Exception as err:  # keep serving the index there is; say why the full one is missing
             progress.update(building=False, error=f"{type(err).__name__}: {err}")
@@ -534,7 +539,7 @@ def run_serve(args: argparse.Namespace) -> int:
     site_dir = args.site or paths.site_dir()
     server = make_server(site_dir, args.host, args.port, args.index, args.verbose)
     if args.index is None and not args.no_index_build:
-        build_index_in_background(server.app.index_progress)
+        build_index_in_background(server.app.index_progress, site_dir)
     host, port = server.server_address[:2]
     url = f"http://{host}:{port}/"
     if args.json:

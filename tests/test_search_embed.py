@@ -261,7 +261,7 @@ def test_a_table_row_is_a_passage_of_its_own_with_its_column_headers(kb_build):
 
 @pytest.mark.parametrize(("k", "every"), [(1, 9), (4, 9), (40, 9), (5, 100), (10_000, 9)])
 def test_nearest_sorts_only_the_best_rows_yet_gives_what_a_full_sort_gives(k, every):
-    """Thousands of rows, several per owner, the best of them tied: what semantic._best gives (an argpartition of
+    """Thousands of rows, several per owner, the best of them tied: what semantic.best_owners gives (an argpartition of
     the best rows, widened when those hold too few owners that `keep` accepts) is what sorting every row gives,
     ties by row."""
     import numpy as np
@@ -279,7 +279,7 @@ def test_nearest_sorts_only_the_best_rows_yet_gives_what_a_full_sort_gives(k, ev
     for row in np.argsort(-(rows @ question), kind="stable"):
         if owner[row] not in want and keep(owner[row]):
             want.append(owner[row])
-    assert semantic._best(rows, owner, question, k, keep) == want[:k]
+    assert semantic.best_owners(rows @ question, owner, k, keep) == want[:k]
 
 
 def test_embedding_in_worker_processes_gives_the_vectors_of_one_process(model, tmp_path):

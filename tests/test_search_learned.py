@@ -94,11 +94,12 @@ def test_strong_regularisation_keeps_the_rerank_order():
 
 
 def test_ranker_round_trips_and_refuses_other_features():
-    for columns in features.FEATURE_SETS:
+    for space, columns in features.SPACES.items():
         n = len(columns)
-        model = ranking.Ranker(columns, tuple([0.5] * n), tuple([0.0] * n), tuple([1.0] * n), 3)
+        model = ranking.Ranker(columns, tuple([0.5] * n), tuple([0.0] * n), tuple([1.0] * n), 3, space=space)
         assert ranking.Ranker.from_json(json.loads(json.dumps(model.to_json()))) == model
     assert ranking.Ranker.from_json({**model.to_json(), "features": ["rerank"]}) is None
+    assert ranking.Ranker.from_json({**model.to_json(), "space": "lexical"}) is None  # a space of other features
     assert ranking.rankers_from_json({"rankers": [model.to_json(), {**model.to_json(), "features": ["x"]}]}) == [model]
 
 
@@ -139,10 +140,11 @@ def test_the_said_level_and_proximity_columns():
 
 def test_the_ranker_used_is_the_one_for_the_signals_at_hand():
     assert not set(features.LEXICAL_FEATURES) & set(features.SEMANTIC_FEATURES)
-    made = [ranking.Ranker(f, tuple([1.0] * len(f)), tuple([0.0] * len(f)), tuple([1.0] * len(f)))
-            for f in (features.FEATURES[:-1], *features.FEATURE_SETS)]
-    assert ranking.usable(made) is made[1] and ranking.usable(made, semantic=False) is made[2]
-    assert ranking.usable(made[:1]) is None
+    made = [ranking.Ranker(f, tuple([1.0] * len(f)), tuple([0.0] * len(f)), tuple([1.0] * len(f)), space=s)
+            for s, f in features.SPACES.items()]
+    for space, ranker in zip(features.SPACES, made, strict=True):
+        assert ranking.usable(made, space) is ranker
+    assert ranking.usable(made[1:]) is None
 
 
 def test_the_index_carries_the_rankers_and_ask_applies_one(tmp_path):
@@ -197,17 +199,17 @@ def test_the_committed_ranker_ranks_the_tuning_part_as_a_refit_does(kb_build):
     two questions. On one machine, a refit is exactly repeatable."""
     from iamkb.paths import index_dir, kb_dir
     from iamkb.search import embed
-    from iamkb.search.engine import engine
+    from iamkb.search.engine import open_in_space
     from iamkb.search.train.evaluate import load_questions, metrics, tuning_part
 
     need(embed.find_model_zip() is not None, "the embedding model is not installed: the ranker's features need it")
     committed = ranking.rankers_from_json(json.loads((kb_dir() / "ranker.json").read_text()))
-    assert [r.features for r in committed] == list(features.FEATURE_SETS), "kb/ranker.json is not this version's"
-    e = engine(index_dir())
-    assert e.semantic() is not None, "the index has no vectors: run `iamkb index`"
+    assert [r.space for r in committed] == list(features.SPACES), "kb/ranker.json is not this version's"
     tuning = tuning_part(load_questions())
     for made in committed:
-        rows, relevant = training.training_data(e, tuning, made.features)
+        e = open_in_space(index_dir().resolve(), made.space)
+        assert e.space() == made.space, "the index has no vectors: run `iamkb index`"
+        rows, relevant = training.training_data(e, tuning)
         refit = training.fit(rows, relevant, made.l2, made.features)
         assert refit == training.fit(rows, relevant, made.l2, made.features)  # deterministic here
         assert refit.fitted_on == made.fitted_on

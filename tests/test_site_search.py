@@ -1,6 +1,6 @@
 """The header search box and the Ask page in a real browser (Playwright driving Debian's chromium): on a static
 host (`python -m http.server`, no API), opened from disk (file://), and behind `iamkb serve` (the upgrade to the
-full ask). What each page must show comes from ask's lexical path in Python on the same index, never written
+full ask). What each page must show comes from ask in Python on the same index, ranked as the page ranks, never written
 here. Screenshots go to tests/artifacts/.
 """
 
@@ -22,7 +22,8 @@ from iamkb.site.data import load_site_data
 from iamkb.site.pages import Site
 
 pytestmark = pytest.mark.browser
-SEARCH_FILES = ("search/iamkb-data.js", "javascripts/search/engine.js", "javascripts/search/analysis.js")
+SEARCH_FILES = ("search/iamkb-data.js", "javascripts/search/engine.js", "javascripts/search/analysis.js",
+                "javascripts/search/tokenvectors.js")
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +37,10 @@ def links() -> Site:
 
 
 @pytest.fixture(scope="module")
-def lexical():
-    """ask's lexical path in Python, on the index the site's data was exported from (kb/index)."""
-    return static.lexical_engine(paths.index_dir())
+def python_page():
+    """ask in Python as the page ranks (static token vectors), on the index the site's data was exported from
+    (kb/index)."""
+    return static.page_engine(paths.index_dir())
 
 
 @pytest.fixture(scope="module")
@@ -59,11 +61,11 @@ def page(browser, request):
         yield pg
 
 
-def _questions(lexical, want, n: int) -> list[tuple[str, dict]]:
-    """The first n tuning questions whose lexical answer satisfies `want` (with that answer)."""
+def _questions(python_page, want, n: int) -> list[tuple[str, dict]]:
+    """The first n tuning questions whose answer (as the page ranks, in Python) satisfies `want` (with that answer)."""
     out = []
     for q in tuning_part(load_questions()):
-        answer = ask(lexical, q.q)
+        answer = ask(python_page, q.q)
         if want(answer):
             out.append((q.q, answer))
             if len(out) == n:
@@ -82,14 +84,14 @@ def _first_href_is(page, href: str) -> None:
                            " return a && a.href === href; }", arg=href, timeout=20000)
 
 
-def test_typed_questions_show_their_section_first_and_nothing_loads_before(page, static_url, lexical, links):
-    """A few questions whose answer (by the Python lexical path) is a section: typed into the box on a static
+def test_typed_questions_show_their_section_first_and_nothing_loads_before(page, static_url, python_page, links):
+    """A few questions whose answer (by Python, ranked as the page ranks) is a section: typed into the box on a static
     host, the dropdown's first result links to that section's page here. Before the box is used the page asks
     for none of the search's files."""
     page.goto(static_url + "start-here/")
     page.wait_for_load_state("networkidle")
     assert not [u for u in page.requested if any(f in u for f in SEARCH_FILES)]
-    for question, answer in _questions(lexical, lambda a: a["results"] and a["results"][0]["kind"] == "section", 3):
+    for question, answer in _questions(python_page, lambda a: a["results"] and a["results"][0]["kind"] == "section", 3):
         first = answer["results"][0]["id"]
         page.locator(".iamkb-search__input").fill("")
         _type(page, question)
@@ -101,9 +103,9 @@ def test_typed_questions_show_their_section_first_and_nothing_loads_before(page,
     assert not [u for u in page.requested if "/api/" in u]
 
 
-def test_the_keyboard_moves_through_the_results_and_opens_one(page, static_url, lexical, links):
+def test_the_keyboard_moves_through_the_results_and_opens_one(page, static_url, python_page, links):
     question = "service-linked role permissions"
-    results = ask(lexical, question)["results"]
+    results = ask(python_page, question)["results"]
     page.goto(static_url)
     page.keyboard.press("s")
     assert page.evaluate("document.activeElement.classList.contains('iamkb-search__input')")
@@ -128,9 +130,9 @@ def test_the_keyboard_moves_through_the_results_and_opens_one(page, static_url, 
     assert not page.evaluate("document.activeElement.classList.contains('iamkb-search__input')")
 
 
-def test_a_misspelt_iam_name_offers_the_name(page, static_url, lexical):
+def test_a_misspelt_iam_name_offers_the_name(page, static_url, python_page):
     question = "CreateAutoScalingGrop permissions"
-    answer = ask(lexical, question)
+    answer = ask(python_page, question)
     assert answer["corrections"] == {"createautoscalinggrop": "createautoscalinggroup"}
     page.goto(static_url)
     _type(page, question)
@@ -142,11 +144,11 @@ def test_a_misspelt_iam_name_offers_the_name(page, static_url, lexical):
     assert page.locator(".iamkb-search__input").input_value() == "autoscaling:CreateAutoScalingGroup permissions"
 
 
-def test_window_iamkb_search_is_the_design_hook(page, static_url, lexical, links):
-    """window.iamkb.search(query, {limit}): DESIGN.md's shape, best first, the Python lexical path's ids, urls
+def test_window_iamkb_search_is_the_design_hook(page, static_url, python_page, links):
+    """window.iamkb.search(query, {limit}): DESIGN.md's shape, best first, the Python path's ids, urls
     relative to the site root."""
     question = "which condition keys can I use with DeleteAutoScalingGroup"
-    want = ask(lexical, question)["results"][:5]
+    want = ask(python_page, question)["results"][:5]
     page.goto(static_url + "glossary/")
     got = page.evaluate("q => window.iamkb.search(q, {limit: 5})", question)
     assert [r["id"] for r in got] == [r["id"] for r in want]
@@ -156,9 +158,9 @@ def test_window_iamkb_search_is_the_design_hook(page, static_url, lexical, links
     assert page.evaluate("typeof window.iamkb.simulate") == "function"  # the object is extended, not replaced
 
 
-def test_opened_from_disk_the_box_answers_and_links_to_the_files(page, site, lexical, links):
+def test_opened_from_disk_the_box_answers_and_links_to_the_files(page, site, python_page, links):
     question = "what permissions does the service-linked role have"
-    first = ask(lexical, question)["results"][0]
+    first = ask(python_page, question)["results"][0]
     page.goto((site / "index.html").resolve().as_uri())
     _type(page, question)
     page.locator(".iamkb-search__link").first.wait_for(timeout=20000)
@@ -205,11 +207,11 @@ def _check_answer_view(page, answer: dict, base: str, links: Site) -> None:
     assert sources == [base + links.site_url(c["id"]) for c in answer["citations"]]
 
 
-def test_the_ask_page_renders_a_structured_answer_on_a_static_host(browser, static_url, lexical, links):
+def test_the_ask_page_renders_a_structured_answer_on_a_static_host(browser, static_url, python_page, links):
     """A how-to question (quote and example policy) and a question naming an action (its card), as Python's
-    lexical path composes them, in light and dark, wide and on a phone."""
-    howto = _questions(lexical, lambda a: a["parts"]["example"] and a["parts"]["quote"], 1)[0]
-    entity = _questions(lexical, lambda a: any(e["id"].startswith("action:autoscaling:")
+    ranking composes them (as the page ranks), in light and dark, wide and on a phone."""
+    howto = _questions(python_page, lambda a: a["parts"]["example"] and a["parts"]["quote"], 1)[0]
+    entity = _questions(python_page, lambda a: any(e["id"].startswith("action:autoscaling:")
                                                for e in a["parts"]["facts"]), 1)[0]
     for name, (question, answer) in (("howto", howto), ("entity", entity)):
         for look, viewport, scheme in (("light", {"width": 1280, "height": 900}, "light"),

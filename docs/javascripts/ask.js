@@ -2,8 +2,8 @@
 // access level, resource types, condition keys, what else the call needs, the managed policies that grant it),
 // the section that answers it quoted with a link to its page here, a how-to's example policy, the sources, and
 // the other results. The answer comes from whichever engine the header box uses (javascripts/search/box.js):
-// iamkb serve's full ranking when the page is served by it, else iamkb's lexical ranking computed in the page,
-// on any static host or from disk. Everything is built as DOM nodes: no markup from the answer is interpreted.
+// iamkb serve's full ranking when the page is served by it, else iamkb's ranking computed in the page (static
+// token vectors in place of the sentence vectors), on any static host or from disk. Everything is built as DOM nodes: no markup from the answer is interpreted.
 (function () {
   "use strict";
 

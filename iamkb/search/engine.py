@@ -125,6 +125,12 @@ class Engine:
             self._semantic = Semantic.open(self.folder)
         return self._semantic
 
+    def space(self) -> str:
+        """The signals ask ranks with (`features.SPACES`): "full" with MiniLM's vectors, "static" with the
+        in-page engine's token vectors (`open_in_space`), "lexical" without vectors."""
+        sem = self.semantic()
+        return "lexical" if sem is None else sem.space
+
     def synonym_regex(self) -> re.Pattern[str] | None:
         """The synonym table's keys as one regex (longest first, whole words only)."""
         return self._syn_re
@@ -438,3 +444,17 @@ def engine(folder: Path | None = None) -> Engine:
 
 
 __all__ = ["Engine", "Hit", "Query", "engine", "iam_analyzer", "looks_like_syntax"]
+
+
+def open_in_space(folder: Path, space: str) -> Engine:
+    """The index at `folder` ranked with the given signals (`features.SPACES`): as ask does ("full", when it
+    has vectors), as the site's in-page engine does ("static": the token vectors of
+    `iamkb.search.tokenvectors`, when the index has them), or without vectors ("lexical")."""
+    eng = Engine(folder)
+    if space == "lexical":
+        eng._semantic = None
+    elif space == "static":
+        from iamkb.search.tokenvectors import StaticSpace
+
+        eng._semantic = StaticSpace.open(folder)
+    return eng

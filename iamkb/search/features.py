@@ -208,7 +208,10 @@ FEATURES = ("rerank", "bm25", "coverage", "heading", "title", "entity", "overvie
 # reranked without vectors, so a missing model costs the semantic signal, not the learned stage.
 SEMANTIC_FEATURES = ("similarity", "passage", "passage_rank", "similarity_rank")
 LEXICAL_FEATURES = tuple(f for f in FEATURES if f not in SEMANTIC_FEATURES)
-FEATURE_SETS = (FEATURES, LEXICAL_FEATURES)
+# The rankers kb/ranker.json holds, by the signals at hand: MiniLM's vectors ("full"), the static token vectors
+# the site's in-page engine ranks with ("static", iamkb.search.tokenvectors: the same features, other values),
+# none ("lexical"). The order is kb/ranker.json's.
+SPACES = {"full": FEATURES, "lexical": LEXICAL_FEATURES, "static": FEATURES}
 
 
 def feature_rows(ranked: list, features: tuple[str, ...] = FEATURES) -> list[list[float]]:

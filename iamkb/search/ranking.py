@@ -23,9 +23,8 @@ from iamkb.search.analysis import analyze
 from iamkb.search.documents import ENTITY_KINDS
 from iamkb.search.engine import Engine, Hit, Query
 from iamkb.search.features import (
-    FEATURE_SETS,
-    FEATURES,
     LEXICAL_FEATURES,
+    SPACES,
     Candidate,
     Unit,
     coverage,
@@ -144,14 +143,17 @@ class Ranker:
     scale: tuple[float, ...]
     fitted_on: int = 0
     l2: float = 0.0  # the pull towards the rerank's order it was fitted with (kb/search.yml ask.train.l2)
+    space: str = "full"  # the signals it ranks with (features.SPACES)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Ranker | None:
         """None when the data is for other features (an index built by another version of this module)."""
-        if tuple(data.get("features", ())) not in FEATURE_SETS:
+        features = tuple(data.get("features", ()))
+        space = data.get("space", "lexical" if features == LEXICAL_FEATURES else "full")
+        if SPACES.get(space) != features:
             return None
-        return cls(tuple(data["features"]), tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]),
-                   int(data.get("fitted_on", 0)), float(data.get("l2", 0.0)))
+        return cls(features, tuple(data["weights"]), tuple(data["mean"]), tuple(data["scale"]),
+                   int(data.get("fitted_on", 0)), float(data.get("l2", 0.0)), space)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -165,11 +167,10 @@ class Ranker:
                 for row in rows]
 
 
-def usable(rankers: list[Ranker], semantic: bool = True) -> Ranker | None:
-    """The ranker for the signals at hand: over FEATURES when the index has vectors, else over LEXICAL_FEATURES
-    (kb/ranker.json may hold rankers of other versions)."""
-    want = FEATURES if semantic else LEXICAL_FEATURES
-    return next((r for r in rankers if r.features == want), None)
+def usable(rankers: list[Ranker], space: str = "full") -> Ranker | None:
+    """The ranker for the signals at hand (`features.SPACES`; kb/ranker.json may hold rankers of other
+    versions)."""
+    return next((r for r in rankers if r.space == space), None)
 
 
 def rankers_from_json(data: dict[str, Any] | None) -> list[Ranker]:
@@ -207,9 +208,9 @@ def load(path: Path | None = None) -> dict[str, Any] | None:
 
 
 def ranker_for(engine: Engine) -> Ranker | None:
-    """The learned ranker the index carries for the signals at hand: over every feature when it has vectors,
-    else the lexical one; None when kb/ranker.json held none for them."""
-    return usable(rankers_from_json(engine.rankers_data), semantic=engine.semantic() is not None)
+    """The learned ranker the index carries for the signals at hand (`Engine.space`); None when kb/ranker.json
+    held none for them."""
+    return usable(rankers_from_json(engine.rankers_data), engine.space())
 
 
 def rank(engine: Engine, query: Query, named: list[str], question_units: list[Unit], pool: list[Candidate],

@@ -120,6 +120,11 @@ def passage_items(docs: list[SearchDoc]) -> list[tuple[str, str]]:
     return [(d.id, t) for d in docs for t in (*passage_texts(d), *d.asks)]
 
 
+def document_items(docs: list[SearchDoc]) -> list[tuple[str, str]]:
+    """(document id, text) for every row of vectors.npy (`embedding_text`)."""
+    return [(d.id, t) for d in docs if (t := embedding_text(d)) is not None]
+
+
 def write_space(docs: list[SearchDoc], folder: Path, model: str, fingerprint: dict[str, Any],
                 embed_texts: Callable[[list[str]], Any], previous: Path | None = None) -> dict[str, Any]:
     """The vectors of the documents and of the sections' passages, written into `folder` (a new index
@@ -130,7 +135,7 @@ def write_space(docs: list[SearchDoc], folder: Path, model: str, fingerprint: di
     prev = _previous(previous)
     prev_meta, prev_vectors, prev_passages = prev if prev else ({}, None, None)
     same = bool(prev_meta) and all(prev_meta.get(k) == v for k, v in fingerprint.items())
-    items = [(d.id, t) for d in docs if (t := embedding_text(d)) is not None]
+    items = document_items(docs)
     owners = passage_items(docs)
     texts = [t for _, t in items] + [t for _, t in owners]
     old_hashes = (prev_meta.get("hashes", []) + prev_meta.get("passage_hashes", [])) if same else []
@@ -224,6 +229,7 @@ class Semantic:
     passages: Any = None                                  # passage vectors (None: an index without them)
     passage_rows: dict[str, tuple[int, int]] | None = None  # section id -> its rows [start, end)
     _ids: list[str] | None = None  # row -> id, built on first use
+    space = "full"  # what `ask` says ranked ("ranking"), and which learned ranker applies
 
     @classmethod
     def open(cls, folder: Path) -> Semantic | None:
@@ -253,7 +259,7 @@ class Semantic:
         passages, passage_rows = None, None
         if (folder / PASSAGES).exists() and "passage_ids" in meta:
             passages = np.load(folder / PASSAGES, mmap_mode="r")
-            passage_rows = _row_ranges(meta["passage_ids"])
+            passage_rows = row_ranges(meta["passage_ids"])
             if passages.shape != (len(meta["passage_ids"]), embed.HIDDEN):
                 raise InputError(f"passage vectors have shape {passages.shape}; run `iamkb index`",
                                  where=str(folder / PASSAGES))
@@ -267,7 +273,7 @@ class Semantic:
         every row: 4,230 x 384, about a millisecond)."""
         if k <= 0:
             return []
-        return _best(self.vectors, self.ids(), question_vector, k, keep)
+        return best_owners(self.scores(self.vectors, None, question_vector), self.ids(), k, keep)
 
     def ids(self) -> list[str]:
         if self._ids is None:
@@ -276,17 +282,22 @@ class Semantic:
                 self._ids[row] = ident
         return self._ids
 
-    def passage_similarities(self, question_vector, ids: list[str]) -> dict[str, float]:
-        """For each section that has passages, the cosine of the question and its closest passage."""
+    def scores(self, matrix, rows: list[int] | None, question_vector):
+        """The question's cosine with `rows` of `matrix` (all rows when None): one product, as the rows and the
+        question vector are normalised."""
         import numpy as np
 
+        return (np.asarray(matrix) if rows is None else np.asarray(matrix[rows])) @ question_vector
+
+    def passage_similarities(self, question_vector, ids: list[str]) -> dict[str, float]:
+        """For each section that has passages, the cosine of the question and its closest passage."""
         if self.passages is None or self.passage_rows is None:
             return {}
         spans = [(i, self.passage_rows[i]) for i in ids if i in self.passage_rows]
         if not spans:
             return {}
         rows = [r for _, (start, end) in spans for r in range(start, end)]
-        sims = np.asarray(self.passages[rows]) @ question_vector
+        sims = self.scores(self.passages, rows, question_vector)
         out, pos = {}, 0
         for ident, (start, end) in spans:
             out[ident] = float(sims[pos:pos + end - start].max())
@@ -294,13 +305,11 @@ class Semantic:
         return out
 
     def similarities(self, question_vector, ids: list[str]) -> dict[str, float]:
-        """Cosine similarity of the question to each document that has a vector (the rows are normalised)."""
-        import numpy as np
-
+        """Cosine similarity of the question to each document that has a vector."""
         known = [i for i in ids if i in self.rows]
         if not known:
             return {}
-        sims = np.asarray(self.vectors[[self.rows[i] for i in known]]) @ question_vector
+        sims = self.scores(self.vectors, [self.rows[i] for i in known], question_vector)
         return {i: float(s) for i, s in zip(known, sims, strict=True)}
 
 
@@ -312,13 +321,12 @@ def _made_by(folder: Path) -> dict[str, Any]:
         return {}
 
 
-def _best(rows, owner: list[str], question_vector, k: int, keep: Callable[[str], bool]) -> list[str]:
-    """The first k distinct owners of the rows most similar to the question that `keep` accepts (ties by row).
-    Sorts only the best rows (argpartition), more of them when those do not hold k owners: a full sort of
-    every row is wasted work when k is a handful."""
+def best_owners(sims, owner: list[str], k: int, keep: Callable[[str], bool]) -> list[str]:
+    """The first k distinct owners of the rows most similar to the question (`sims`, one per row) that `keep`
+    accepts (ties by row). Sorts only the best rows (argpartition), more of them when those do not hold k
+    owners: a full sort of every row is wasted work when k is a handful."""
     import numpy as np
 
-    sims = np.asarray(rows) @ question_vector
     take = min(len(sims), max(64, 16 * k))
     while True:
         best = np.arange(len(sims)) if take >= len(sims) else np.sort(np.argpartition(-sims, take - 1)[:take])
@@ -334,7 +342,7 @@ def _best(rows, owner: list[str], question_vector, k: int, keep: Callable[[str],
         take = min(len(sims), take * 4)
 
 
-def _row_ranges(owners: list[str]) -> dict[str, tuple[int, int]]:
+def row_ranges(owners: list[str]) -> dict[str, tuple[int, int]]:
     """Each owner's rows [start, end) in a list where an owner's rows are consecutive."""
     out: dict[str, tuple[int, int]] = {}
     for row, ident in enumerate(owners):

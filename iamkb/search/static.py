@@ -1,5 +1,6 @@
-"""The search index as static data for the site's in-page engine (docs/javascripts/search/): ask's lexical path
-run by the reader's browser, on any static host, with no server.
+"""The search index as static data for the site's in-page engine (docs/javascripts/search/): ask run by the
+reader's browser, on any static host, with no server; with the static token vectors in place of the sentence
+vectors when the index has them (`page_engine`, iamkb.search.tokenvectors), else ask's lexical path.
 
 `export(engine, site_url)` gathers everything that path reads, from the open index and the modules' constants:
 the tuned numbers the index was built with (kb/search.yml, as `Engine.params` holds them), the documents (the
@@ -8,8 +9,9 @@ fields ask retrieves on with what Whoosh scores them from (the term frequency, t
 length, the term's idf, the field's average length, BM25F's B and K1: the page sums `whoosh.scoring.bm25` of
 exactly these numbers, as `Engine.top_docs` sums Whoosh's own scores), the vocabulary with its document
 frequencies (spelling correction), the synonym table, entity names, action words, the question words, every
-tuned number, the regular expressions as Python writes them, and the lexical learned ranker. Nothing the
-ranking reads is written twice: the page's code holds the algorithm, this data every number and table.
+tuned number, the regular expressions as Python writes them, the static space (its tokens, their weights and
+the int8 token, document and passage rows) and the learned ranker for the signals exported. Nothing the ranking
+reads is written twice: the page's code holds the algorithm, this data every number and table.
 
 Why the BM25 ingredients rather than the 149,816 scores: a score is a 64-bit float (1.2 MB, 0.5 MB gzipped,
 half of the whole export) while the ingredients are small integers and one idf per distinct document frequency;
@@ -35,7 +37,7 @@ from iamkb import callhint
 from iamkb.search import analysis, answer, engine, features, ranking, retrieval
 from iamkb.search.documents import ENTITY_KINDS, KINDS
 
-FORMAT = 2
+FORMAT = 3
 GLOBAL = "iamkbSearchData"  # the window property the script sets
 
 
@@ -138,12 +140,41 @@ def _idf(eng: engine.Engine, body_terms: list[str]) -> dict[str, Any]:
     return {"terms": {t: eng.idf(t) for t in body_terms}, "other": eng.idf(missing)}
 
 
+def _int8(rows) -> str:
+    """An int8 matrix as base64 of its bytes, row after row (a JSON list of numbers would be 3.5 times larger
+    before gzip, and slower to parse)."""
+    import base64
+
+    return base64.b64encode(rows.astype("int8").tobytes()).decode("ascii")
+
+
+def _static_space(eng: engine.Engine) -> dict[str, Any] | None:
+    """The static token vectors (iamkb.search.tokenvectors) when the engine ranks with them: the tokens (row
+    order) and their weights, the token table, and the documents' and passages' rows with the docnum each
+    belongs to (a section's passages as [docnum, rows] runs, in row order)."""
+    space = eng.semantic()
+    if eng.space() != "static":
+        return None
+    docnum = {ident: eng.document(ident).docnum for ident in space.ids()}
+    runs = sorted(space.passage_rows.items(), key=lambda item: item[1][0])
+    return {"dims": int(space.table.shape[1]), "query_scale": space.query_scale,
+            "tokens": [t for t, i in sorted(space.tokenizer.vocab.items(), key=lambda item: item[1])
+                       if i < len(space.weights)],
+            "weights": list(space.weights), "table": _int8(space.table),
+            "documents": {"docnums": [docnum[i] for i in space.ids()], "rows": _int8(space.vectors)},
+            "passages": {"runs": [[eng.document(ident).docnum, end - start] for ident, (start, end) in runs],
+                         "rows": _int8(space.passages)}}
+
+
 def export(eng: engine.Engine, site_url: Callable[[str], str | None] = lambda ident: None) -> dict[str, Any]:
-    """Everything ask's lexical path reads from the index, as plain data (see the module doc)."""
-    ranker = ranking.usable(ranking.rankers_from_json(eng.rankers_data), semantic=False)
+    """Everything the page's ranking reads from the index, as plain data (see the module doc): ask with the
+    static token vectors when `eng` has them (`page_engine`), else ask's lexical path."""
+    ranker = ranking.ranker_for(eng)
     postings = _postings(eng)
     return {
         "format": FORMAT,
+        "space": eng.space(),
+        "static": _static_space(eng),
         "params": eng.params.to_json(),
         "constants": constants(),
         "kinds": list(KINDS),
@@ -173,11 +204,11 @@ def script(data: dict[str, Any]) -> str:
     return f"window.{GLOBAL}=JSON.parse({literal});\n"
 
 
-def lexical_engine(folder: Path) -> engine.Engine:
-    """The index at `folder` opened as the page runs it: no semantic vectors, so the lexical ranker."""
-    eng = engine.Engine(folder)
-    eng._semantic = None
-    return eng
+def page_engine(folder: Path) -> engine.Engine:
+    """The index at `folder` opened as the page runs it: with its static token vectors and their ranker when it
+    has them (an index built with the model), else lexical."""
+    eng = engine.open_in_space(folder, "static")
+    return eng if eng.space() == "static" else engine.open_in_space(folder, "lexical")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", type=Path, help="the script to write (.js), or the JSON (.json)")
     ap.add_argument("--index", type=Path, default=None, help="the index folder (default kb/index)")
     args = ap.parse_args(argv)
-    data = export(lexical_engine(args.index or paths.index_dir()))
+    data = export(page_engine(args.index or paths.index_dir()))
     args.out.write_text(to_json(data) if args.out.suffix == ".json" else script(data), encoding="utf-8")
     return 0
 

@@ -84,13 +84,15 @@ def site_inputs(root: Path = paths.ROOT) -> dict[str, str]:
 def _search_inputs() -> dict[str, str]:
     """What the search data is exported from: what the index is built from (the KB, synonyms, ranker, section
     questions, the search code and packages)."""
-    from iamkb.search.build import index_inputs
+    from iamkb.search.build import index_inputs, index_state
 
     from iamkb.search import params
 
     kb = paths.kb_dir()
-    return index_inputs(paths.build_dir(), kb / "synonyms.yml", kb / "ranker.json", kb / "section_questions.yml",
+    made = index_inputs(paths.build_dir(), kb / "synonyms.yml", kb / "ranker.json", kb / "section_questions.yml",
                         params.default_path())
+    # the page ranks with the static token vectors when kb/index is complete, else lexically (site.search)
+    return {**made, "index": "with vectors" if index_state() == "current" else "lexical"}
 
 
 def fingerprint(root: Path = paths.ROOT, inputs: dict[str, str] | None = None) -> str:

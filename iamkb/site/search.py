@@ -2,9 +2,10 @@
 
 Two files under search/ in the built site, each a classic script (a page opened from disk may load scripts but
 not fetch JSON):
-- iamkb-data.js: ask's lexical path as data (iamkb.search.static), each document with its page in this site.
-  It needs the search index: kb/index when it was built from the current inputs (with or without its vectors),
-  else a lexical index built for the purpose in a temporary folder (seconds). The export runs in a process of
+- iamkb-data.js: ask as data (iamkb.search.static), each document with its page in this site. It needs the
+  search index: kb/index when it was built from the current inputs (with its vectors, the page ranks with their
+  static token vectors; without, lexically), else a lexical index built for the purpose in a temporary folder
+  (seconds). The export runs in a process of
   its own, started when the build starts and collected when MkDocs has written the pages, so that on two cores
   it costs the build little time (`Export`).
 - iamkb-cards.js: what the Ask page shows of an entity an answer names (an action's access level, resource
@@ -63,7 +64,7 @@ def write_data(out: Path, site: Site | None = None) -> None:
 
     site = site or Site(load_site_data())
     with export_index() as folder:
-        data = static.export(static.lexical_engine(folder), site.site_url)
+        data = static.export(static.page_engine(folder), site.site_url)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(static.script(data), encoding="utf-8")
     os.replace(tmp, out)

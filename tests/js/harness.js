@@ -7,6 +7,9 @@
 //   {"op": "parse", "texts": [...]}        -> [{terms, corrections, expansions, words}, ...]
 //   {"op": "ask", "questions": [...], "limit": n} -> [ask's result, ...]
 //   {"op": "scores", "field": f}           -> every posting's BM25F score, in the field's term and docnum order
+//   {"op": "tokens", "texts": [...]}       -> [[WordPiece id in the static space, ...], ...]
+//   {"op": "vectors", "texts": [...]}      -> [the question vector (integers) or null, ...]
+//   {"op": "cosines", "text": t, "ids": [...]} -> {"documents": {id: cosine}, "passages": {id: cosine}, "nearest": [id, ...]}
 "use strict";
 const fs = require("fs");
 const readline = require("readline");
@@ -26,6 +29,14 @@ const ops = {
     return { terms: q.terms, corrections: Object.fromEntries(q.corrections), expansions: q.expansions, words: q.words };
   }),
   ask: (r) => r.questions.map((q) => engine.ask(q, { limit: r.limit || 10 })),
+  tokens: (r) => r.texts.map((t) => engine.vectors.tokenIds(t)),
+  vectors: (r) => r.texts.map((t) => engine.vectors.questionVector(t)),
+  cosines: (r) => {
+    const q = engine.vectors.questionVector(r.text);
+    return { documents: Object.fromEntries(engine.vectors.similarities(q, r.ids)),
+      passages: Object.fromEntries(engine.vectors.passageSimilarities(q, r.ids)),
+      nearest: engine.vectors.nearest(q, r.k, () => true) };
+  },
   scores: (r) => {
     const f = engine.fields[r.field];
     const out = [];

@@ -4,8 +4,9 @@
 // from, in this order:
 //   1. iamkb serve, when it serves this page (its static files carry the X-Iamkb-Api header): /api/ask, the full
 //      ranking with the sentence vectors and the full learned ranker;
-//   2. otherwise the page itself: the engine (analysis.js, engine.js beside this file) over the data the site
-//      build wrote (search/iamkb-data.js), iamkb ask's lexical ranking computed in the browser. Any static host
+//   2. otherwise the page itself: the engine (analysis.js, tokenvectors.js, engine.js beside this file) over the
+//      data the site build wrote (search/iamkb-data.js), iamkb ask's ranking computed in the browser with static
+//      token vectors in place of the sentence vectors (lexical when the site was built without them). Any static host
 //      and a copy opened from disk (file://) work: every file is a classic script, no fetch, no network.
 // The Ask page (ask.js) asks through the same choice (window.iamkbSearch.ask).
 (function () {
@@ -36,6 +37,7 @@
       var base = new URL("javascripts/search/", ROOT);
       pageEngine = Promise.all([
         loadScript(new URL("analysis.js", base).href),
+        loadScript(new URL("tokenvectors.js", base).href),
         loadScript(new URL("engine.js", base).href),
         loadScript(new URL("search/iamkb-data.js", ROOT).href)
       ]).then(function () {
@@ -102,7 +104,9 @@
     return loadPageEngine().then(function (engine) {
       var out = engine.ask(question, { limit: limit });
       return {
-        engine: "page", ranking: "lexical", label: "this page (iamkb's lexical ranking, no server)",
+        engine: "page", ranking: out.ranking,
+        label: out.ranking === "static" ? "this page (iamkb's ranking with static word vectors, no server)"
+          : "this page (iamkb's lexical ranking, no server)",
         results: out.results.map(function (r) {
           var path = r.path;
           if (!path && r.section) {

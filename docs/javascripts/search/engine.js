@@ -1,9 +1,11 @@
-// The in-page search engine: `iamkb ask`'s lexical path (iamkb/search/engine.py and answer.py, the lexical
-// learned ranker of learned.py) run in the reader's browser over the data the site build exports
-// (iamkb/search/static.py). Same query analysis (synonyms, spelling correction, question words dropped), same
-// BM25F retrieval (Whoosh's bm25 of the exported term frequencies, field lengths and idf), same pools, rerank,
-// rules, learned ranker and answer parts, so the same question gives the same ranking as Python; the
-// differential test (tests/test_search_static.py) runs every question of kb/questions.yml through both.
+// The in-page search engine: `iamkb ask` (iamkb/search/retrieval.py, ranking.py and answer.py) run in the
+// reader's browser over the data the site build exports (iamkb/search/static.py), with the static token
+// vectors (tokenvectors.js) in place of the sentence vectors when the data has them, else lexically. Same query
+// analysis (synonyms, spelling correction, question words dropped), same BM25F retrieval (Whoosh's bm25 of the
+// exported term frequencies, field lengths and idf), same pools (the nearest sections in meaning among them),
+// rerank, rules, features, learned ranker and answer parts, so the same question gives the same ranking as
+// Python; the differential test (tests/test_search_static.py) runs every question of kb/questions.yml through
+// both.
 //
 // Every number, word list, pattern and table comes from the data; this file holds the algorithm only. Each
 // function names the Python function it follows; read them side by side.
@@ -11,12 +13,13 @@
 // Works as a classic script (sets window.iamkbSearchEngine) and as a CommonJS module (node).
 (function (root, factory) {
   "use strict";
-  if (typeof module === "object" && module.exports) module.exports = factory(require("./analysis.js"));
-  else root.iamkbSearchEngine = factory(root.iamkbSearchAnalysis);
-})(typeof self !== "undefined" ? self : this, function (A) {
+  if (typeof module === "object" && module.exports) {
+    module.exports = factory(require("./analysis.js"), require("./tokenvectors.js"));
+  } else root.iamkbSearchEngine = factory(root.iamkbSearchAnalysis, root.iamkbSearchTokenVectors);
+})(typeof self !== "undefined" ? self : this, function (A, TV) {
   "use strict";
 
-  var FORMAT = 2;
+  var FORMAT = 3;
 
   function pySum(values) {  // Python's sum() of floats (3.11): left to right from 0
     var s = 0;
@@ -100,7 +103,10 @@
       notWord: A.pyRegExp(ask.not_word, "g"), saysKind: {}
     };
     Object.keys(ask.says_kind).forEach(function (k) { self.re.saysKind[k] = A.pyRegExp(ask.says_kind[k], ""); });
-    this.ranker = data.ranker;
+    this.ranker = data.ranker;  // the learned ranker for the signals the data has (`space`)
+    this.space = data.space;    // "static" (token vectors) or "lexical", as Engine.space says in Python
+    this.vectors = data.static ? new TV.StaticSpace(data.static, docs.id) : null;
+    this.weights = this.vectors ? this.p.weights : this.p.lexical_weights;  // as answer.ask chooses them
     this.sentenceCache = new Map();
   }
 
@@ -521,23 +527,44 @@
     return longest.slice(0, this.p.pools.said_actions);
   };
 
-  // candidates (without the semantic pool: the page has no sentence vectors)
+  // neighbours: the sections nearest in meaning that lexical retrieval left out
+  Engine.prototype.neighbours = function (hits, depth, q) {
+    var have = setOf(hits.map(function (h) { return h.id; }));
+    var ids = this.vectors.nearest(q, this.p.pools.neighbours, function (i) {
+      return !have.has(i) && i.indexOf("#") >= 0 && i.indexOf(":") < 0;
+    });
+    return this.pooled(ids, depth);
+  };
+
+  // candidates
   Engine.prototype.candidates = function (query, named, units) {
     var r = this.retrieve(query);
     var hits = r.hits;
+    var q = this.vectors ? this.vectors.questionVector(query.text) : null;
+    if (q !== null) hits = hits.concat(this.neighbours(hits, r.depth, q));
     var said = this.saidActions(query);
     var have = setOf(hits.map(function (h) { return h.id; }));
     hits = hits.concat(this.pooled(said.filter(function (i) { return !have.has(i); }), r.depth));
     var out = this.gather(query, hits, named, units);
     var saidSet = setOf(said);
     out.forEach(function (c) { c.said = saidSet.has(c.hit.id); });
+    if (q !== null) {
+      var ids = out.map(function (c) { return c.hit.id; });
+      var sims = this.vectors.similarities(q, ids);
+      var passages = this.vectors.passageSimilarities(q, ids);
+      out.forEach(function (c) {
+        c.similarity = sims.has(c.hit.id) ? sims.get(c.hit.id) : 0.0;
+        c.passageSimilarity = passages.has(c.hit.id) ? passages.get(c.hit.id) : null;
+      });
+    }
     return out;
   };
 
   function candidate(hit) {
     return { hit: hit, score: 0.0, matched: new Set(), heading: new Set(), examples: [], said: false,
       askedTerms: new Set(), asked: 0.0, passageCoverage: 0.0, coverage: 0.0, textCoverage: 0.0,
-      headingCoverage: 0.0, titlePrecision: 0.0, overview: false, learned: null };
+      headingCoverage: 0.0, titlePrecision: 0.0, overview: false, learned: null, similarity: 0.0,
+      passageSimilarity: null };
   }
 
   // Engine.term_docs
@@ -662,10 +689,10 @@
     return hit.kind === "section" && (hit.data.level === 1 || A.pyMatch(this.re.overview, hit.title) !== null);
   };
 
-  // rerank (the semantic factor is exp(0) = 1: no vectors)
+  // rerank (without vectors every similarity is 0: the semantic factor is 1)
   Engine.prototype.rerank = function (query, candidates, named, units) {
     if (!candidates.length) return [];
-    var w = this.p.lexical_weights;  // kb/search.yml ask.weights with ask.lexical on top
+    var w = this.weights;
     var self = this;
     var top = Math.max.apply(null, candidates.map(function (c) { return c.hit.score; })) || 1.0;
     var questionTerms = setOf(query.terms);
@@ -684,7 +711,7 @@
       if (c.overview) kind *= 1.0 + w.definition;
       c.score = Math.pow(c.hit.score / top, w.bm25_power) * (w.cover_base + c.coverage)
         * (1.0 + w.heading_cover * c.headingCoverage + w.title_precision * c.titlePrecision)
-        * kind * Math.exp(w.semantic * 0.0);
+        * kind * Math.exp(w.semantic * c.similarity);
     });
     var ranked = candidates.slice().sort(byScoreThenId);
     if (named.length) ranked = this.placeNamed(query, ranked, named, units);
@@ -755,7 +782,7 @@
     return changed ? ranked.slice().sort(byScoreThenId) : ranked;
   };
 
-  // learned.feature_rows (the lexical features) and learned.apply
+  // features.feature_rows and ranking.apply
   function ranks(values) {
     var order = values.map(function (_, i) { return i; });
     order.sort(function (a, b) { return values[b] - values[a] || a - b; });
@@ -769,6 +796,8 @@
     var L = this.c.features;
     var self = this;
     var top = Math.max.apply(null, ranked.map(function (c) { return c.hit.score; })) || 1.0;
+    var similarity = ranked.map(function (c) { return c.similarity; });
+    var passage = ranked.map(function (c) { return c.passageSimilarity !== null ? c.passageSimilarity : c.similarity; });
     var columns = {
       rerank: ranked.map(function (c) { return Math.log(Math.max(c.score, L.log_floor)); }),
       bm25: ranked.map(function (c) { return Math.log(c.hit.score / top + L.bm25_floor); }),
@@ -777,6 +806,10 @@
       title: ranked.map(function (c) { return c.titlePrecision; }),
       entity: ranked.map(function (c) { return self.entityKinds.has(c.hit.kind) ? 1.0 : 0.0; }),
       overview: ranked.map(function (c) { return c.overview ? 1.0 : 0.0; }),
+      similarity: similarity,
+      passage: passage,
+      passage_rank: ranks(passage),
+      similarity_rank: ranks(similarity),
       home_guide: ranked.map(function (c) { return c.hit.guide === self.c.ask.home_guide ? 1.0 : 0.0; }),
       position: ranked.map(function (_, i) { return 1.0 / (1 + i); }),
       said: ranked.map(function (c) { return c.said ? 1.0 : 0.0; }),
@@ -959,8 +992,7 @@
     var limit = (options && options.limit) || 10;
     var query = this.parse(question);
     var named = this.namedEntities(query);
-    var w = this.p.lexical_weights;
-    var units = this.units(query, w);
+    var units = this.units(query, this.weights);
     var pool = this.candidates(query, named, units);
     var ranked = this.rerank(query, pool, named, units);
     if (this.ranker && ranked.length) ranked = this.applyRanker(ranked);
@@ -975,7 +1007,7 @@
     var answer = this.compose(question, query, ranked, named);
     answer.citations.forEach(function (c) { c.site_url = self.siteUrl(c.id); });
     return { question: question, results: results, parts: answer.parts, citations: answer.citations,
-      corrections: Object.fromEntries(query.corrections), named: named, ranking: "lexical",
+      corrections: Object.fromEntries(query.corrections), named: named, ranking: this.space,
       hint: this.hint(question) };
   };
 

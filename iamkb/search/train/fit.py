@@ -6,8 +6,10 @@ set by hand. A linear model over the same evidence (iamkb.search.features.FEATUR
 position, BM25, coverage, heading, meaning of the section and of its closest passage, ...) learns those
 trade-offs from the tuning questions. It starts from the rerank's order (the rerank's score is a feature with
 the weight that reproduces it) and is regularised towards that start (kb/search.yml ask.train.l2), so with
-little evidence it changes little. Two are fitted: over every feature, and over the lexical ones on candidates
-gathered without vectors (what an index without vectors, and the site's in-browser engine, rank with).
+little evidence it changes little. Three are fitted, one per `features.SPACES` entry, each on candidates
+gathered with its own signals: over every feature with MiniLM's vectors (ask), over every feature with the
+static token vectors (the site's in-page engine, iamkb.search.tokenvectors), and over the lexical ones without
+vectors (an index without vectors).
 
 The fit is a listwise softmax cross-entropy minimised by Newton's method (no randomness: the same questions give
 the same weights); the rankers are written to kb/ranker.json with the digest of the search parameters they were
@@ -22,10 +24,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from typing import Any
 
 from iamkb import paths
-from iamkb.search.features import FEATURE_SETS, FEATURES, feature_rows
+from iamkb.search.features import FEATURES, SPACES, feature_rows
 from iamkb.search.ranking import Ranker
 
 NEWTON_STEPS = 50  # the fit converges in fewer than 15 on the tuning part
@@ -101,15 +104,16 @@ def _first_rank(relevant: list[bool], ranker: Ranker | None = None, rows: list[l
     return next((k + 1 for k, i in enumerate(order[:depth]) if relevant[i]), None)
 
 
-def training_data(engine, questions, features: tuple[str, ...] = FEATURES) -> tuple[list, list]:
-    """Feature rows and relevance of each tuning question's candidates, ranked by the hand-made rerank; for the
-    lexical ranker, gathered and reranked as ask does without vectors."""
+def training_data(engine, questions) -> tuple[list, list]:
+    """Feature rows and relevance of each tuning question's candidates, ranked by the hand-made rerank, with the
+    signals the engine has (`Engine.space`: without vectors, gathered and reranked as ask does then)."""
     from iamkb.search.features import units
     from iamkb.search.ranking import rerank
     from iamkb.search.train.evaluate import section_of
     from iamkb.search.train.tune import prepare
 
-    semantic = features == FEATURES
+    semantic = engine.space() != "lexical"
+    features = SPACES[engine.space()]
     weights = engine.params.weights if semantic else engine.params.lexical_weights
     rows, relevant = [], []
     for p in prepare(engine, questions, semantic=semantic):
@@ -149,11 +153,12 @@ def cross_validate(rows: list, relevant: list, questions: list, l2: float, n_fol
     return report
 
 
-def fit_all(engine, questions) -> list[Ranker]:
-    """The rankers kb/ranker.json holds, one per FEATURE_SETS entry, each on its own training data, with the
-    pull towards the rerank the index's search parameters say."""
-    return [fit(*training_data(engine, questions, features), engine.params.l2, features)
-            for features in FEATURE_SETS]
+def fit_space(engine, questions) -> Ranker:
+    """The ranker for the engine's signals (`Engine.space`), on its own training data, with the pull towards
+    the rerank the index's search parameters say."""
+    space = engine.space()
+    made = fit(*training_data(engine, questions), engine.params.l2, SPACES[space])
+    return replace(made, space=space)
 
 
 def ranker_file(engine, rankers: list[Ranker]) -> dict[str, Any]:
@@ -163,7 +168,7 @@ def ranker_file(engine, rankers: list[Ranker]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from iamkb.search.engine import engine as open_engine
+    from iamkb.search.engine import open_in_space
     from iamkb.search.train.evaluate import load_questions, tuning_part
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -171,19 +176,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true", help="also fit on the whole tuning part and write kb/ranker.json")
     ap.add_argument("--l2", type=float, default=None, help="instead of kb/search.yml's ask.train.l2 (CV only)")
     args = ap.parse_args(argv)
-    engine = open_engine()
-    if engine.semantic() is None:
+    folder = paths.index_dir().resolve()
+    engines = {space: open_in_space(folder, space) for space in SPACES}
+    if any(e.space() != space for space, e in engines.items()):
         raise SystemExit("the index has no semantic vectors: install the pinned packages (make venv) and run "
                          "`iamkb index`")
     tuning = tuning_part(load_questions())
-    l2 = engine.params.l2 if args.l2 is None else args.l2
+    l2 = engines["full"].params.l2 if args.l2 is None else args.l2
     report: dict[str, Any] = {"n": len(tuning), "l2": l2}
-    for name, features in zip(("full", "lexical"), FEATURE_SETS, strict=True):
-        rows, relevant = training_data(engine, tuning, features)
-        report[name] = cross_validate(rows, relevant, tuning, l2, args.folds, features)
+    for space, engine in engines.items():
+        rows, relevant = training_data(engine, tuning)
+        report[space] = cross_validate(rows, relevant, tuning, l2, args.folds, SPACES[space])
     if args.fit:
         target = paths.kb_dir() / "ranker.json"
-        content = ranker_file(engine, fit_all(engine, tuning))
+        content = ranker_file(engines["full"], [fit_space(e, tuning) for e in engines.values()])
         target.write_text(json.dumps(content, indent=1) + "\n", encoding="utf-8")
         report["written"] = str(target)
     print(json.dumps(report, indent=1))
