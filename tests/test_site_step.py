@@ -73,11 +73,13 @@ def served_while_read(site: Path, paths: tuple[str, ...], readers: int = 1, paus
 
 
 def copy_kb(kb_build: Path, dest: Path) -> Path:
-    """A copy of what the site reads from kb/ (the hand-written files and kb/build), for IAMKB_KB."""
+    """A copy of what the site reads from kb/ (the hand-written files, kb/build, and kb/index, whose static token
+    vectors the search data carries: hard links, read only), for IAMKB_KB."""
     dest.mkdir()
     for name in KB_INPUTS:
         shutil.copy2(ROOT / "kb" / name, dest / name)
     shutil.copytree(kb_build, dest / "build")
+    shutil.copytree((ROOT / "kb" / "index").resolve(), dest / "index", copy_function=os.link)
     return dest
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from iamkb import callhint
-from iamkb.search import analysis, answer, engine, features, ranking, retrieval
+from iamkb.search import analysis, answer, embed, engine, features, ranking, retrieval
 from iamkb.search.documents import ENTITY_KINDS, KINDS
 
 FORMAT = 3
@@ -158,6 +158,7 @@ def _static_space(eng: engine.Engine) -> dict[str, Any] | None:
     docnum = {ident: eng.document(ident).docnum for ident in space.ids()}
     runs = sorted(space.passage_rows.items(), key=lambda item: item[1][0])
     return {"dims": int(space.table.shape[1]), "query_scale": space.query_scale,
+            "max_word_chars": embed.MAX_WORD_CHARS,
             "tokens": [t for t, i in sorted(space.tokenizer.vocab.items(), key=lambda item: item[1])
                        if i < len(space.weights)],
             "weights": list(space.weights), "table": _int8(space.table),

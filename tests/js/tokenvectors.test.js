@@ -20,16 +20,16 @@ test("punctuation is a word of its own", () => {
 
 test("WordPiece takes the longest piece first and gives [UNK] for a word it cannot spell", () => {
   const vocab = new Map([["scal", 0], ["scaling", 1], ["##ing", 2], ["##s", 3], ["s", 4]]);
-  assert.deepEqual(TV.wordIds(vocab, 9, "scaling"), [1]);
-  assert.deepEqual(TV.wordIds(vocab, 9, "scalings"), [1, 3]);
-  assert.deepEqual(TV.wordIds(vocab, 9, "scalxing"), [9]);
-  assert.deepEqual(TV.wordIds(vocab, 9, "s".repeat(101)), [9]);
+  assert.deepEqual(TV.wordIds(vocab, 9, "scaling", 100), [1]);
+  assert.deepEqual(TV.wordIds(vocab, 9, "scalings", 100), [1, 3]);
+  assert.deepEqual(TV.wordIds(vocab, 9, "scalxing", 100), [9]);
+  assert.deepEqual(TV.wordIds(vocab, 9, "s".repeat(101), 100), [9]);
 });
 
 test("a question's vector is its tokens' weighted sum rounded at query_scale, and cosines are exact", () => {
   const b64 = (bytes) => Buffer.from(Int8Array.from(bytes).buffer).toString("base64");
   const space = new TV.StaticSpace({
-    dims: 2, query_scale: 1024, tokens: ["scale", "delete"], weights: [0.5, 2.0],
+    dims: 2, query_scale: 1024, max_word_chars: 100, tokens: ["scale", "delete"], weights: [0.5, 2.0],
     table: b64([100, 0, 0, -50]),
     documents: { docnums: [0, 1], rows: b64([3, -4, 1, 0]) },
     passages: { runs: [[1, 2]], rows: b64([0, 1, 1, 1]) }

@@ -14,7 +14,6 @@
 })(typeof self !== "undefined" ? self : this, function (A) {
   "use strict";
 
-  var MAX_WORD_CHARS = 100;  // embed.MAX_WORD_CHARS: a longer word is [UNK]
   var ZS = /^\p{Zs}$/u, OTHER = /^\p{C}$/u, MARK = /^\p{Mn}$/u, PUNCT = /^\p{P}$/u;
 
   function isCjk(cp) {  // embed._is_cjk
@@ -65,10 +64,11 @@
     return words;
   }
 
-  // embed.WordPiece.word_ids: greedy longest match first, "##" before a piece inside the word
-  function wordIds(vocab, unk, word) {
+  // embed.WordPiece.word_ids: greedy longest match first, "##" before a piece inside the word; a word longer
+  // than maxChars (embed.MAX_WORD_CHARS) is [UNK]
+  function wordIds(vocab, unk, word, maxChars) {
     var cps = Array.from(word);
-    if (cps.length > MAX_WORD_CHARS) return [unk];
+    if (cps.length > maxChars) return [unk];
     var ids = [];
     var start = 0;
     while (start < cps.length) {
@@ -109,6 +109,7 @@
   function StaticSpace(data, docIds) {
     this.dims = data.dims;
     this.queryScale = data.query_scale;
+    this.maxWordChars = data.max_word_chars;
     this.vocab = new Map();
     for (var i = 0; i < data.tokens.length; i++) this.vocab.set(data.tokens[i], i);
     this.unk = data.tokens.length;  // "[UNK]": no row
@@ -133,7 +134,7 @@
     var self = this;
     var out = [];
     preTokenize(normalize(text)).forEach(function (w) {
-      wordIds(self.vocab, self.unk, w).forEach(function (i) { out.push(i); });
+      wordIds(self.vocab, self.unk, w, self.maxWordChars).forEach(function (i) { out.push(i); });
     });
     return out;
   };
