@@ -157,9 +157,7 @@ def troubleshooting_page(site: Site) -> tuple[str, str]:
     missing = [r for r in result["requirements"] if r["decision"] != "Allowed"]
     sample = site.md_link(doc, SAMPLE_POLICY, "sample policy of the launch template page")
     parts = [
-        front_matter("UnauthorizedOperation when creating a group with a launch template",
-                     ["UnauthorizedOperation", "AccessDenied", "not authorized", "launch template",
-                      "CreateAutoScalingGroup", "PassRole", "CreateTags", "RunInstances", "troubleshooting"]),
+        front_matter("UnauthorizedOperation when creating a group with a launch template"),
         heading(1, "UnauthorizedOperation when creating a group with a launch template", "troubleshooting"),
         "Creating an Auto Scaling group from a launch template fails with an authorization error although the "
         "role may call `autoscaling:CreateAutoScalingGroup` and `ec2:RunInstances`. The call needs more than "
@@ -204,8 +202,7 @@ def can_i_page(site: Site) -> tuple[str, str]:
         links.append(site.md_link(doc, rec["id"], op, as_code=True) if rec else code(op))
     example = json.dumps(worked_input(site), indent=2)
     parts = [
-        front_matter("Can I make this call?", ["can-i", "can i", "denied", "UnauthorizedOperation",
-                                               "AccessDenied", "whole call", "permissions check"]),
+        front_matter("Can I make this call?"),
         heading(1, "Can I make this call?", "can-i"),
         "Paste an Auto Scaling call (its input as `--cli-input-json` takes it), the launch template's data and "
         "the caller's policies. The check derives every permission the call needs (for the caller and for the "

@@ -62,8 +62,7 @@ def code_page(site: Site, entry: dict, checks: dict[str, dict]) -> tuple[str, st
             ["Policy types", ", ".join(entry["policy_types"])]]
     if entry.get("section") and site.entity_path(entry["section"]):
         rows.append(["Documented in", site.md_link(doc, entry["section"])])
-    parts = [front_matter(entry["code"], [entry["code"], entry["title"], "iamkb check", "Access Analyzer"],
-                          entry["description"]),
+    parts = [front_matter(entry["code"], entry["description"]),
              heading(1, entry["code"], "code"), f"**{md.esc(entry['title'])}**", md.esc(entry["description"]),
              table(["Property", "Value"], rows, sortable=False)]
     if entry.get("note"):
@@ -98,7 +97,7 @@ def checks_index(site: Site, catalog: dict) -> tuple[str, str]:
     code_rows = [[_code_link(doc, c["code"]), md.esc(SEVERITY_WORDS.get(c["severity"], c["severity"])),
                   md.esc(c["title"]), ", ".join(c["policy_types"]), str(len(c["analyzer"]))] for c in catalog["codes"]]
     share = f"{100 * counts['implemented'] / counts['applicable']:.0f}%" if counts["applicable"] else "—"
-    parts = [front_matter("Policy checks", ["iamkb check", "Access Analyzer", "policy validation", "lint"],
+    parts = [front_matter("Policy checks",
                           "Every IAM Access Analyzer policy check and the iamkb check code that implements it."),
              heading(1, "Policy checks: iamkb check and IAM Access Analyzer", "checks"),
              f"IAM Access Analyzer documents {counts['checks']} policy checks. {counts['not_offline']} of them need "

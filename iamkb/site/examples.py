@@ -49,12 +49,9 @@ def example_page(site: Site, ex: dict) -> tuple[str, str]:
     doc = urls.example_path(ex["id"])
     entry = site.catalog.get(ex["id"], {})
     title = example_title(site, ex)
-    # Search keywords: what the page is, not the names its policy already holds (Material's search copies them
-    # onto every section entry of the page).
-    keywords = ["example", "policy example", ex.get("kind") or ""]
     kind = KIND_TITLES.get(ex.get("kind") or "", ex.get("kind") or "policy")
     article = "An" if kind[:1].lower() in "aeiou" else "A"
-    parts = [front_matter(title, keywords, ex.get("intro")), heading(1, title, "example"),
+    parts = [front_matter(title, ex.get("intro")), heading(1, title, "example"),
              f"{article} {md.esc(kind)} from "
              f"{site.md_link(doc, ex['section'])} (example {ex['n']} of that section), format "
              f"`{ex.get('format')}`. Id: {code(ex['id'])}."]
@@ -116,7 +113,7 @@ def examples_index(site: Site) -> tuple[str, str]:
                      md.esc(ex["page"].partition("/")[0]), md.esc(ex.get("kind") or ""),
                      str(counts.get("scenarios", 0)), str(counts.get("passed", 0)), str(counts.get("failed", 0)),
                      str(len(entry.get("lint") or []))])
-    body = [front_matter("Policy examples", ["examples", "policy examples", "scenarios", "simulate"]),
+    body = [front_matter("Policy examples"),
             heading(1, "Policy examples", "examples"),
             f"Every policy example of the docs ({len(rows)}), runnable: each has scenarios that turn the sentences "
             "around it into requests with an expected decision, run through the local policy evaluator.",

@@ -20,7 +20,7 @@ def _check_id(site: Site, ident: str, where: str) -> None:
 def start_here(site: Site) -> tuple[str, str]:
     doc = "start-here.md"
     steps = site.data.reading_path
-    parts = [front_matter("Start here", ["start here", "onboarding", "reading path", "tutorial", "learn"]),
+    parts = [front_matter("Start here"),
              heading(1, "Start here", "start-here"),
              "A guided path through Identity and Access Management for Amazon EC2 Auto Scaling, from \"who can "
              "do what\" to writing and testing your own policies. Each step is one page with what it teaches; "
@@ -43,8 +43,7 @@ def start_here(site: Site) -> tuple[str, str]:
 
 def glossary(site: Site) -> tuple[str, str]:
     doc = "glossary.md"
-    keywords = [w for e in site.data.glossary for w in [e["term"], *e.get("aliases", []), *e.get("synonyms", [])]]
-    parts = [front_matter("Glossary", ["glossary", *keywords]), heading(1, "Glossary", "glossary"),
+    parts = [front_matter("Glossary"), heading(1, "Glossary", "glossary"),
              "Terms the Auto Scaling IAM docs take for granted. Topic pages link the first use of each term here."]
     for i, entry in enumerate(sorted(site.data.glossary, key=lambda e: e["term"].lower())):
         parts.append(heading(2, entry["term"], glossary_anchor(entry["term"])))
@@ -76,7 +75,7 @@ def drift_page(site: Site) -> tuple[str, str]:
                      md.esc(f.get("message", "")), ", ".join(where) or "—"])
     counts = table(["Kind", "Findings"], [[code(k), str(v)] for k, v in sorted(report.get("counts", {}).items())],
                    sortable=False)
-    parts = [front_matter("Drift report", ["drift", "disagree", "docs wrong", "Service Authorization Reference"]),
+    parts = [front_matter("Drift report"),
              heading(1, "Where the docs and the reference disagree", "drift"),
              "Findings from comparing the docs (sections, tables and policy examples) with the Service "
              "Authorization Reference and the AWS managed policies. `iamkb drift --json` prints the same.",

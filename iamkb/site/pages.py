@@ -29,13 +29,11 @@ KIND_TITLES = {"identity": "identity-based policy", "key_policy": "KMS key polic
                "resource_policy": "resource-based policy", "scp": "service control policy"}
 
 
-def front_matter(title: str, keywords: list[str] | None = None, description: str | None = None) -> str:
-    """YAML front matter: the title, and keywords as search 'tags' (Material indexes them; they are not shown)."""
+def front_matter(title: str, description: str | None = None) -> str:
+    """YAML front matter: the title, and the description (the page's meta description, for search engines)."""
     meta: dict = {"title": title}
     if description:
         meta["description"] = description[:300]
-    if keywords:
-        meta["tags"] = sorted({k for k in keywords if k})
     return "---\n" + yaml.safe_dump(meta, sort_keys=True, allow_unicode=True, width=1000) + "---\n\n"
 
 

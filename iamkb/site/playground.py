@@ -339,7 +339,7 @@ def try_page(site: Site) -> tuple[str, str]:
     text = json.dumps(STARTER_POLICY, indent=4)
     data = {"id": "try", "policy": text, "scenarios": [_blank_scenario()], "lints": True,
             "lint": check_text(text, "policy", ref=site.ref)["findings"]}
-    parts = [front_matter("Try a policy", ["try", "playground", "simulate", "check", "exercise", "write a policy"],
+    parts = [front_matter("Try a policy",
                           "Write an IAM policy for Auto Scaling, build requests and see the decision and why."),
              heading(1, "Try a policy", "try"),
              "Write an identity-based policy, build a request (the action, the resource it acts on, the condition "

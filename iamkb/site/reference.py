@@ -90,18 +90,6 @@ def _action_link(site: Site, doc: str, name: str) -> str:
     return site.md_link(doc, rec["id"], name, as_code=True) if rec else code(name)
 
 
-def action_keywords(rec: dict) -> list[str]:
-    name = rec["name"]
-    words = " ".join(w.lower() for w in _split_camel(name))
-    return [rec["id"].removeprefix("action:"), name, words, rec.get("access_level", "")]
-
-
-def _split_camel(name: str) -> list[str]:
-    import re
-
-    return re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+", name)
-
-
 def action_page(site: Site, rec: dict) -> tuple[str, str]:
     full = rec["id"].removeprefix("action:")
     doc = site.action_pages[rec["id"]]
@@ -114,7 +102,7 @@ def action_page(site: Site, rec: dict) -> tuple[str, str]:
                      ", ".join(_action_link(site, doc, a) for a in rt.get("dependent_actions", [])) or "—"])
     level = rec.get("access_level") or "unknown"
     resource_level = any(rt.get("name") for rt in rec.get("resource_types", []))
-    parts = [front_matter(full, action_keywords(rec), rec.get("description")), heading(1, full, "action"),
+    parts = [front_matter(full, rec.get("description")), heading(1, full, "action"),
              md.esc(rec.get("description") or ""),
              table(["Property", "Value"], [["Service", code(rec["service"])], ["Access level", md.esc(level)],
                               ["Resource-level permissions", "yes" if resource_level else "no (use \"Resource\": \"*\")"]],
@@ -140,8 +128,7 @@ def action_page(site: Site, rec: dict) -> tuple[str, str]:
 def condition_key_page(site: Site, rec: dict) -> tuple[str, str]:
     doc = site.key_paths[rec["id"]]
     acts, rts = key_users(site)
-    parts = [front_matter(rec["key"], [rec["key"], rec["key"].split(":", 1)[-1], "condition key"],
-                          rec.get("description")),
+    parts = [front_matter(rec["key"], rec.get("description")),
              heading(1, rec["key"], "condition-key"), md.esc(rec.get("description") or ""),
              table(["Property", "Value"], [["Service", code(rec.get("service") or "")], ["Type", md.esc(rec.get("type") or "")],
                               ["Source", md.esc(rec.get("source") or "")]], sortable=False)]
@@ -163,7 +150,7 @@ def resource_type_page(site: Site, rec: dict) -> tuple[str, str]:
     full = f"{rec['service']}:{rec['name']}"
     on = [a["id"] for a in site.data.actions if a["service"] == rec["service"]
           and any(rt.get("name") == rec["name"] for rt in a.get("resource_types", []))]
-    parts = [front_matter(full, [full, rec["name"], "resource type", "ARN"]),
+    parts = [front_matter(full),
              heading(1, full, "resource-type"),
              f"ARN format:\n\n```text\n{rec.get('arn') or ''}\n```"]
     if rec.get("condition_keys"):
@@ -181,7 +168,7 @@ def managed_policy_page(site: Site, rec: dict) -> tuple[str, str]:
     doc = site.policy_paths[rec["id"]]
     versions = rec.get("versions", [])
     latest = versions[-1] if versions else None
-    parts = [front_matter(rec["name"], [rec["name"], "AWS managed policy", "managed policy"]),
+    parts = [front_matter(rec["name"]),
              heading(1, rec["name"], "managed-policy"),
              table(["Property", "Value"], [["ARN", code(rec.get("arn") or "")], ["Created", md.esc(rec.get("created") or "")],
                               ["Updated", md.esc(rec.get("updated") or "")],
@@ -245,7 +232,7 @@ ACTION_HEADER = ["Action", "Access level", "Resource-level", "Condition keys", "
 def actions_index(site: Site) -> tuple[str, str]:
     doc = "reference/actions/index.md"
     recs = [r for r in site.data.actions if r["service"] == "autoscaling"]
-    body = [front_matter("Auto Scaling actions", ["actions", "permissions", "access level", "autoscaling"]),
+    body = [front_matter("Auto Scaling actions"),
             heading(1, "Auto Scaling actions", "actions"),
             f"All {len(recs)} actions of the `autoscaling` service from the Service Authorization Reference. "
             "Click a column header to sort; type in the box to filter. Actions the docs use from other "
@@ -258,7 +245,7 @@ def other_actions_index(site: Site) -> tuple[str, str]:
     doc = "reference/actions/other.md"
     recs = sorted((r for r in site.mentioned_actions.values() if r["service"] != "autoscaling"),
                   key=lambda r: r["id"])
-    body = [front_matter("Other services' actions", ["actions", "ec2", "iam", "PassRole"]),
+    body = [front_matter("Other services' actions"),
             heading(1, "Other services' actions the docs use", "other-actions"),
             f"The {len(recs)} actions of other services that the pages name explicitly.",
             table(ACTION_HEADER, action_rows(site, doc, recs))]
@@ -272,7 +259,7 @@ def condition_keys_index(site: Site) -> tuple[str, str]:
              md.esc(r.get("type") or ""), str(len(uses.get(r["id"], {}).get("sections", []))),
              md.esc(first_sentence(r.get("description") or "", 140))]
             for r in site.data.condition_keys]
-    body = [front_matter("Condition keys", ["condition keys", "Condition", "aws:ResourceTag", "aws:RequestTag"]),
+    body = [front_matter("Condition keys"),
             heading(1, "Condition keys", "condition-keys"),
             f"The {len(rows)} condition keys of the services the docs cover, and the global `aws:` keys.",
             table(["Key", "Service", "Type", "Sections using it", "Description"], rows)]
@@ -283,7 +270,7 @@ def resource_types_index(site: Site) -> tuple[str, str]:
     doc = "reference/resource-types/index.md"
     rows = [[site.md_link(doc, r["id"], f"{r['service']}:{r['name']}", as_code=True), code(r.get("arn") or ""),
              ", ".join(code(k) for k in r.get("condition_keys", [])) or "—"] for r in site.data.resource_types]
-    body = [front_matter("Resource types", ["resource types", "ARN", "Resource"]),
+    body = [front_matter("Resource types"),
             heading(1, "Resource types", "resource-types"),
             f"The {len(rows)} resource types of the services the docs cover, with their ARN formats.",
             table(["Resource type", "ARN format", "Condition keys"], rows)]
@@ -294,7 +281,7 @@ def managed_policies_index(site: Site) -> tuple[str, str]:
     doc = "reference/managed-policies/index.md"
     rows = [[site.md_link(doc, p["id"], p["name"]), md.esc(p.get("latest_version") or ""),
              str(len(p.get("versions", []))), md.esc(p.get("updated") or "")] for p in site.data.managed_policies]
-    body = [front_matter("AWS managed policies", ["managed policies", "AutoScalingFullAccess"]),
+    body = [front_matter("AWS managed policies"),
             heading(1, "AWS managed policies for Auto Scaling", "managed-policies"),
             table(["Policy", "Latest version", "Versions", "Updated"], rows)]
     return doc, "\n\n".join(body) + "\n"

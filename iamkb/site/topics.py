@@ -15,19 +15,6 @@ SEE_ALSO_KINDS = (("action", "Actions"), ("condition_key", "Condition keys"),
                   ("resource_type", "Resource types"), ("managed_policy", "AWS managed policies"))
 
 
-def topic_keywords(site: Site, page: dict) -> list[str]:
-    """Search keywords: the glossary's synonyms of the terms the page uses ("ASG" for a page that says "Auto
-    Scaling group"), words a reader may type that the text does not hold. Material's search copies a page's
-    keywords onto every section entry, so names the text already holds (its mentions) are left out: they made
-    the search index a fifth larger and found nothing the text did not."""
-    body = " ".join(site.data.sections[sid].get("text", "").lower() for sid in page["sections"])
-    words: set[str] = set()
-    for entry in site.data.glossary:
-        if any(n.lower() in body for n in [entry["term"], *entry.get("aliases", [])]):
-            words.update(s for s in entry.get("synonyms", []) if s.lower() not in body)
-    return sorted(words)
-
-
 def example_hook(site: Site, doc: str):
     def hook(block: dict) -> str:
         ex_id = block["example"]
@@ -130,8 +117,7 @@ def topic_page(site: Site, page: dict) -> tuple[str, str]:
     linker = site.linker(doc)
     linker.upstream_base = page["url"]
     secs = [site.data.sections[sid] for sid in page["sections"]]
-    parts = [front_matter(page["title"], topic_keywords(site, page),
-                          next((s["text"] for s in secs if s.get("text")), None))]
+    parts = [front_matter(page["title"], next((s["text"] for s in secs if s.get("text")), None))]
     for i, group in enumerate(_tab_groups(secs)):
         source = f'<p class="iamkb-source" markdown>{source_line(page)}</p>' if i == 0 else None
         if len(group) == 1 and not md.tab_label(group[0]["title"]):
