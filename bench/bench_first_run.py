@@ -3,8 +3,9 @@
 
 `serve`: clones the committed HEAD into a new folder, runs `make serve` there (venv, installs, fetch, KB, site,
 then the server, which builds the index in the background), and times, from the start of `make`, when the site
-answers, when /api/ask answers (lexically at first) and when its answer says "ranking": "full" (the vectors
-built); then stops the server. `test`: times `make test` in another fresh clone. The sources mirror is the one
+answers, when /api/ask answers (lexically at first), when its answer says "ranking": "full" (the vectors
+built) and when the site's in-page search data has been exported again with the static token vectors
+("page_static"); then stops the server. `test`: times `make test` in another fresh clone. The sources mirror is the one
 this checkout uses (`iamkb.paths.default_mirror`), passed as IAMKB_SOURCES. pip's and npm's caches are whatever
 this machine has (a machine that never installed the pins downloads them first).
 
@@ -49,7 +50,8 @@ def time_serve(folder: Path, port: int, env: dict[str, str], limit: float = 3600
     log = open(folder / "serve.log", "w")  # noqa: SIM115 - kept open for the server's lifetime
     proc = subprocess.Popen(["make", "serve", f"PORT={port}"], cwd=folder, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)
-    marks: dict[str, float | None] = {"site": None, "ask_lexical": None, "ask_full": None}
+    marks: dict[str, float | None] = {"site": None, "ask_lexical": None, "ask_full": None, "page_static": None}
+    data = folder / "site" / "search" / "iamkb-data.js"
     base = f"http://127.0.0.1:{port}"
     try:
         while time.monotonic() - start < limit and proc.poll() is None:
@@ -61,9 +63,12 @@ def time_serve(folder: Path, port: int, env: dict[str, str], limit: float = 3600
                     ranking = json.loads(body).get("ranking")
                     if marks["ask_lexical"] is None:
                         marks["ask_lexical"] = time.monotonic() - start
-                    if ranking == "full":
+                    if ranking == "full" and marks["ask_full"] is None:
                         marks["ask_full"] = time.monotonic() - start
-                        break
+            if marks["page_static"] is None and data.exists() and '\\"space\\":\\"static\\"' in data.read_text("utf-8")[:400]:
+                marks["page_static"] = time.monotonic() - start
+            if marks["ask_full"] is not None and marks["page_static"] is not None:
+                break
             time.sleep(1)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
