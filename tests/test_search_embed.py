@@ -325,3 +325,19 @@ def test_a_lexical_index_answers_lexically_until_the_whole_index_is_built(model,
     assert index_state() == "current" and ask(question, index=kb / "index")["ranking"] == "full"
     (kb / "synonyms.yml").write_text("asg: [auto scaling group]\n", encoding="utf-8")
     assert index_state() == "stale"
+
+
+def test_the_ascii_fast_paths_of_the_tokenizer_are_the_character_by_character_ones():
+    """normalize and pre_tokenize take a table and a pattern for ASCII text: the same as going character by
+    character, on every pair of ASCII characters and on random ASCII texts with controls and punctuation."""
+    import random
+
+    rng = random.Random(5)
+    texts = [chr(a) + chr(b) for a in range(128) for b in range(128)]
+    texts += ["".join(chr(rng.randrange(128)) for _ in range(rng.randrange(1, 60))) for _ in range(3000)]
+    texts += ["Allow ec2:RunInstances on arn:aws:ec2:*:*:launch-template/*\tif\r\naws:RequestTag/env=test"]
+    for text in texts:
+        assert embed.normalize(text) == embed._normalize_chars(text), repr(text)
+        assert embed.pre_tokenize(text) == embed._split_chars(text), repr(text)
+        norm = embed.normalize(text)
+        assert embed.pre_tokenize(norm) == embed._split_chars(norm), repr(text)

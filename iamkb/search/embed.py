@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import struct
 import unicodedata
@@ -124,9 +125,26 @@ def _is_cjk(cp: int) -> bool:
             or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F)
 
 
+# ASCII text (nearly every text of the index) normalises by one table: tab, newline and carriage return become
+# spaces, the other control characters go (category Cc), and nothing else changes before lowercasing (no CJK, no
+# combining marks). Normalising and splitting the index's 15,355 texts: 0.45 s this way, 1.53 s character by
+# character (2,037 of them are not ASCII and still go that way).
+_ASCII_NORMAL = {cp: (" " if chr(cp) in "\t\n\r" else None) for cp in (*range(32), 127)}
+# ... and splits into words by one pattern: str.split's ASCII whitespace (\t-\r, \x1c-\x1f, space) separates,
+# and an ASCII character is punctuation exactly when it is in `_is_punct`'s four ranges.
+_ASCII_WORDS = re.compile(r"[!-/:-@\[-`{-~]|[^\t-\r\x1c-\x20!-/:-@\[-`{-~]+")
+
+
 def normalize(text: str) -> str:
     """BERT's normaliser for this model: drop control characters, whitespace to spaces, CJK characters as
     words, lowercase, accents stripped (NFD, combining marks dropped)."""
+    if text.isascii():
+        return text.translate(_ASCII_NORMAL).lower()
+    return _normalize_chars(text)
+
+
+def _normalize_chars(text: str) -> str:
+    """`normalize`, character by character (any text)."""
     out = []
     for ch in text:
         cp = ord(ch)
@@ -147,6 +165,13 @@ def normalize(text: str) -> str:
 
 def pre_tokenize(text: str) -> list[str]:
     """Words: split on whitespace, each punctuation character a word of its own."""
+    if text.isascii():
+        return _ASCII_WORDS.findall(text)
+    return _split_chars(text)
+
+
+def _split_chars(text: str) -> list[str]:
+    """`pre_tokenize`, character by character (any text)."""
     words: list[str] = []
     for chunk in text.split():
         current = ""

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +128,14 @@ def write(folder: Path, docs: list[SearchDoc]) -> dict[str, Any]:
     return {"tokens": len(space["tokens"]), "dims": meta["dims"]}
 
 
+def _lengths(rows):
+    """Each int8 row's length: the square root of an exact integer sum, as the page computes it."""
+    import numpy as np
+
+    m = np.asarray(rows, dtype=np.int64)
+    return np.sqrt((m * m).sum(axis=1).astype(np.float64))
+
+
 @dataclass
 class StaticSpace(Semantic):
     """An index generation's static space: `semantic.Semantic` with a question vector made of token vectors and
@@ -138,8 +146,9 @@ class StaticSpace(Semantic):
     weights: list[float] | None = None        # per token: its idf times its int8 scale
     table: Any = None                         # int8 [tokens, DIMS]
     query_scale: int = QUERY_SCALE
+    norms: Any = None          # each document row's length (float64 square roots of exact integer sums)
+    passage_norms: Any = None  # ... and each passage row's
     space = "static"
-    _norms: dict[int, Any] = field(default_factory=dict)  # id(matrix) -> its rows' lengths, made on first use
 
     @classmethod
     def open(cls, folder: Path) -> StaticSpace | None:
@@ -158,7 +167,8 @@ class StaticSpace(Semantic):
                        rows={ident: i for i, ident in enumerate(ids["ids"])}, passages=passages,
                        passage_rows=row_ranges(ids["passage_ids"]), _ids=list(ids["ids"]),
                        tokenizer=embed.WordPiece({**{t: i for i, t in enumerate(tokens)}, "[UNK]": len(tokens)}),
-                       weights=weights, table=table, query_scale=int(meta["query_scale"]))
+                       weights=weights, table=table, query_scale=int(meta["query_scale"]),
+                       norms=_lengths(vectors), passage_norms=_lengths(passages))
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(f"unreadable static vectors ({type(err).__name__}); run `iamkb index`",
                              where=str(folder / TABLES)) from None
@@ -181,10 +191,7 @@ class StaticSpace(Semantic):
         """Cosines from exact integer products and one division each (see the module doc)."""
         import numpy as np
 
-        if id(matrix) not in self._norms:
-            m = np.asarray(matrix, dtype=np.int64)
-            self._norms[id(matrix)] = np.sqrt((m * m).sum(axis=1).astype(np.float64))
-        norms = self._norms[id(matrix)]
+        norms = self.passage_norms if matrix is self.passages else self.norms
         q = np.asarray(question_vector, dtype=np.int64)
         picked = matrix if rows is None else matrix[rows]
         return (np.asarray(picked, dtype=np.int64) @ q) / (math.sqrt(int(q @ q)) * (norms if rows is None
